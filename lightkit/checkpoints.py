@@ -1,0 +1,127 @@
+"""Checkpoints: finding them (``best``, ``last``, a run directory), loading them safely, and
+reading back the config that lightkit stores in each one.
+
+Checkpoints are loaded with ``torch.load(weights_only=True)``: a file that carries pickled code
+is refused. ``LIGHTKIT_UNSAFE_LOAD=1`` turns that off, for files you trust.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from lightkit.errors import CheckpointError
+from lightkit.runs import find_latest_run
+
+__all__ = ["CONFIG_KEY", "checkpoint_config", "load_checkpoint", "resolve_ckpt_path", "run_dir_of", "unsafe_load"]
+
+#: the key under which lightkit stores its own record inside a checkpoint
+CONFIG_KEY = "lightkit"
+
+
+def unsafe_load() -> bool:
+    """Whether the user opted out of ``weights_only`` loading (``LIGHTKIT_UNSAFE_LOAD=1``)."""
+    return os.environ.get("LIGHTKIT_UNSAFE_LOAD", "").lower() in ("1", "true", "yes")
+
+
+def run_dir_of(ckpt: Path) -> Path | None:
+    """The run directory a checkpoint lives in (``<run>/checkpoints/x.ckpt``), if it does."""
+    return ckpt.parent.parent if ckpt.parent.name == "checkpoints" else None
+
+
+def _pick_in_run(run: Path, which: str) -> Path:
+    ckpts = run / "checkpoints"
+    order = [which] if which in ("best", "last") else ["best", "last"]
+    for name in order:
+        if (ckpts / f"{name}.ckpt").is_file():
+            return ckpts / f"{name}.ckpt"
+    found = sorted(p.name for p in ckpts.glob("*.ckpt")) if ckpts.is_dir() else []
+    raise CheckpointError(
+        f"run directory {str(run)!r} has no {' or '.join(f'{n}.ckpt' for n in order)}",
+        f"checkpoints there: {found}" if found else "did that run finish an epoch? Its checkpoints/ folder is empty.",
+    )
+
+
+def resolve_ckpt_path(value: str, runs_root: str | Path, run_name: str | None = None) -> Path:
+    """Turn ``--ckpt_path`` into a checkpoint file.
+
+    Accepts a ``.ckpt`` file; a run directory (its best checkpoint, else its last); or ``best`` /
+    ``last`` for the run named by ``--run.name``, else the most recent run under ``runs_root``.
+    """
+    if value in ("best", "last"):
+        run = Path(runs_root) / run_name if run_name else find_latest_run(runs_root)
+        if run is None or not run.is_dir():
+            raise CheckpointError(
+                f"--ckpt_path {value}: no run directory "
+                + (f"{str(run)!r}" if run is not None else f"under {str(runs_root)!r}"),
+                "train first with `lightkit fit`, or give a checkpoint file or run directory.",
+            )
+        return _pick_in_run(run, value)
+    path = Path(value)
+    if path.is_dir():
+        if path.name == "checkpoints":
+            path = path.parent
+        return _pick_in_run(path, "any")
+    if path.is_file():
+        return path
+    nearby = sorted(str(p) for p in path.parent.glob("*.ckpt")) if path.parent.is_dir() else []
+    raise CheckpointError(
+        f"checkpoint {value!r} (from --ckpt_path) does not exist",
+        f"checkpoints in {str(path.parent)!r}: {nearby[:5]}" if nearby else "give a .ckpt file, a run directory, "
+        "or `best`/`last`.",
+    )
+
+
+def _previous_good(path: Path) -> str:
+    others = [p for p in sorted(path.parent.glob("*.ckpt"), key=os.path.getmtime, reverse=True) if p != path]
+    for other in others:
+        try:
+            _torch_load(other, weights_only=True)
+        except Exception:  # noqa: BLE001 - a bad neighbour is simply not offered
+            continue
+        return f"the previous good checkpoint is {str(other)!r}: pass it with --ckpt_path."
+    return "re-create it, or resume from an earlier checkpoint."
+
+
+def _torch_load(path: Path, weights_only: bool) -> dict[str, Any]:
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=weights_only)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint onto the CPU, refusing pickled code unless :func:`unsafe_load` says otherwise."""
+    path = Path(path)
+    weights_only = not unsafe_load()
+    try:
+        checkpoint = _torch_load(path, weights_only)
+    except pickle.UnpicklingError as err:
+        if weights_only and "weights only load failed" in str(err).lower():
+            detail = next((line.strip() for line in str(err).splitlines() if "GLOBAL" in line), "")
+            raise CheckpointError(
+                f"refusing to load {str(path)!r}: it contains pickled code, not only weights"
+                + (f" ({detail})" if detail else ""),
+                "only if you trust the file's author, set LIGHTKIT_UNSAFE_LOAD=1 to load it anyway "
+                "(see docs/reliability.md).",
+            ) from None
+        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt: {err}", _previous_good(path)) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is truncated or corrupt ({reason})", _previous_good(path)
+        ) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(
+            f"{str(path)!r} is not a Lightning checkpoint (no state_dict)",
+            "give a .ckpt file written by `lightkit fit` or a Lightning Trainer.",
+        )
+    return checkpoint
+
+
+def checkpoint_config(checkpoint: dict[str, Any]) -> str | None:
+    """The resolved config (YAML) lightkit stored in the checkpoint, if it did."""
+    record = checkpoint.get(CONFIG_KEY)
+    return record.get("config") if isinstance(record, dict) else None

@@ -1,0 +1,117 @@
+"""The ``lightkit`` command: dispatches to one subcommand and imports only what it needs.
+
+``lightkit --help``, ``lightkit plugins ...`` and ``lightkit completion ...`` import neither torch
+nor any plugin; ``fit``, ``validate``, ``test`` and ``predict`` load Lightning and the plugins
+they select.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from lightkit.errors import LightkitError, UsageError
+from lightkit.registry import suggest
+from lightkit.render import debug_enabled, print_error
+
+__all__ = ["main"]
+
+TRAIN_COMMANDS = {
+    "fit": "Train a model (runs the full optimisation routine).",
+    "validate": "Run one evaluation epoch over the validation set.",
+    "test": "Run one evaluation epoch over the test set.",
+    "predict": "Predict on the data module's predict set and write a CSV.",
+}
+OTHER_COMMANDS = {
+    "plugins": "List, inspect and check the installed plugins.",
+    "completion": "Print a bash or zsh completion script.",
+}
+
+_HELP = """usage: lightkit [--version] [--debug] <command> [options]
+
+Train and serve PyTorch Lightning models from YAML; models, data modules and callbacks
+are plugins found through entry points.
+
+commands:
+{commands}
+
+examples:
+  lightkit fit --config configs/wine_mlp.yaml
+  lightkit predict --ckpt_path runs/<run>/checkpoints/best.ckpt
+  lightkit fit --model TabularMLP --data SklearnDataModule --data.dataset breast_cancer
+  lightkit plugins list
+
+Run `lightkit <command> --help` for a command's options. --debug (or LIGHTKIT_DEBUG=1)
+shows tracebacks.
+"""
+
+
+def _help() -> str:
+    rows = {**TRAIN_COMMANDS, **OTHER_COMMANDS}
+    return _HELP.format(commands="\n".join(f"  {name:<11} {text}" for name, text in rows.items()))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lightkit")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _dispatch(args: list[str]) -> int:
+    if not args or args[0] in ("-h", "--help"):
+        print(_help(), end="")
+        return 0
+    if args[0] == "--version":
+        print(f"lightkit {_version()}")
+        return 0
+    command, rest = args[0], args[1:]
+    if command in TRAIN_COMMANDS:
+        from lightkit.cli.train import LightkitCLI
+
+        LightkitCLI(args=args)
+        return 0
+    if command == "plugins":
+        from lightkit.cli.plugins import main as plugins_main
+
+        return plugins_main(rest)
+    if command == "completion":
+        from lightkit.cli.completion import main as completion_main
+
+        return completion_main(rest)
+    known = [*TRAIN_COMMANDS, *OTHER_COMMANDS]
+    close = suggest(command, known)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise UsageError(f"unknown command {command!r}", hint + f"commands are: {', '.join(known)}.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``lightkit`` command line; returns the exit code.
+
+    Args:
+        argv: Arguments without the program name; by default ``sys.argv[1:]``.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in args:
+        args.remove("--debug")
+        os.environ["LIGHTKIT_DEBUG"] = "1"
+    try:
+        return _dispatch(args)
+    except LightkitError as err:
+        if debug_enabled():
+            raise
+        return print_error(err)
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def entry_point() -> None:
+    """Console-script entry: exit with :func:`main`'s code."""
+    sys.exit(main())

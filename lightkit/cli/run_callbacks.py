@@ -1,0 +1,135 @@
+"""Callbacks the CLI adds to runs: the run record, plain-text progress, atomic checkpoint files."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.fabric.utilities.cloud_io import get_filesystem
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from lightkit.checkpoints import CONFIG_KEY
+from lightkit.errors import LightkitError
+from lightkit.runs import write_versions
+
+__all__ = ["AtomicCheckpointIO", "NonFiniteLossError", "PlainProgress", "RunRecorder"]
+
+
+class NonFiniteLossError(LightkitError):
+    """The training loss became NaN or infinite."""
+
+
+class RunRecorder(pl.Callback):
+    """Writes ``config.yaml`` and ``versions.json`` into the run directory, and puts the resolved
+    config into every checkpoint, so that ``predict``/``test`` can rebuild the run from it alone.
+
+    It also stops training with a clear message when the loss is NaN or infinite.
+    """
+
+    def __init__(self, run_dir: Path | None, config_yaml: str, versions: dict[str, Any]) -> None:
+        self.run_dir = run_dir
+        self.config_yaml = config_yaml
+        self.versions = versions
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Write the run record on rank zero."""
+        if self.run_dir is None or not trainer.is_global_zero:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "config.yaml").write_text(self.config_yaml)
+        write_versions(self.run_dir, self.versions)
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        """Store the resolved config and versions in the checkpoint (plain strings and numbers)."""
+        checkpoint[CONFIG_KEY] = {"config": self.config_yaml, "versions": dict(self.versions)}
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        """Stop at the first non-finite loss, before it is saved anywhere."""
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor) and not torch.isfinite(loss).all():
+            kept = f"; the last good checkpoint is kept in {self.run_dir / 'checkpoints'}" if self.run_dir else ""
+            raise NonFiniteLossError(
+                f"training loss is {loss.item()} at epoch {trainer.current_epoch}, global step "
+                f"{trainer.global_step}, batch {batch_idx}{kept}",
+                "lower the learning rate (--model.lr), check the data for extreme values, or add "
+                "--trainer.gradient_clip_val 1.0.",
+            )
+
+
+class PlainProgress(pl.Callback):
+    """One plain line per epoch, for logs and pipes where a live progress bar would be noise."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream or sys.stdout, flush=True)
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Print the epoch's metrics once validation has run."""
+        if trainer.sanity_checking or not trainer.is_global_zero or trainer.state.fn != "fit":
+            return
+        self._print(_epoch_line(trainer))
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Print the epoch's metrics when there is no validation."""
+        if trainer.is_global_zero and not trainer.enable_validation:
+            self._print(_epoch_line(trainer))
+
+
+def _epoch_line(trainer: pl.Trainer) -> str:
+    metrics = []
+    for key, value in sorted(trainer.callback_metrics.items()):
+        if key.endswith("_step") or f"{key}_epoch" in trainer.callback_metrics:
+            continue
+        number = float(value) if isinstance(value, torch.Tensor) and value.numel() == 1 else None
+        if number is not None and math.isfinite(number):
+            metrics.append(f"{key.removesuffix('_epoch')}={number:.4g}")
+    total = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
+    return f"epoch {trainer.current_epoch + 1}{total}  " + "  ".join(metrics)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Saves checkpoints atomically: a temporary file in the same directory, fsync, then rename.
+
+    A crash or ``kill -9`` in the middle of a save leaves the previous file intact, never a
+    truncated ``last.ckpt``. Loading uses ``weights_only=True`` unless ``LIGHTKIT_UNSAFE_LOAD=1``.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        """Write ``checkpoint`` to ``path`` atomically."""
+        fs = get_filesystem(path)
+        if fs.protocol not in ("file", ("file", "local")) and "file" not in getattr(fs, "protocol", ()):
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                torch.save(checkpoint, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return None
+
+    def load_checkpoint(self, path: Any, map_location: Any | None = None, weights_only: bool | None = None) -> dict:
+        """Load with the weights-only unpickler unless the user opted out."""
+        from lightkit.checkpoints import load_checkpoint
+
+        return load_checkpoint(path)

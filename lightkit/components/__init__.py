@@ -1,0 +1,1 @@
+"""lightkit's built-in components, registered through the same entry points as any plugin."""

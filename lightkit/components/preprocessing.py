@@ -1,0 +1,210 @@
+"""Tabular preprocessing fitted on the train split only: standardisation and category vocabularies.
+
+The fitted state is plain data (lists, floats, strings), so it travels inside a checkpoint and
+loads with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from lightkit.errors import DataError
+
+__all__ = ["TabularPreprocessor", "TaskName", "infer_task"]
+
+TaskName = Literal["binary", "multiclass", "multilabel", "regression"]
+
+#: index 0 of every category vocabulary: a value never seen in training, or a missing cell
+UNKNOWN = "<unknown>"
+
+
+def _csv_line(frame: pd.DataFrame, position: int) -> str:
+    """A human pointer to a row: the CSV line when the frame came from a file, else the row label."""
+    line, label = frame.attrs.get("first_line"), frame.index[position]
+    if line is not None and isinstance(label, (int, np.integer)):
+        return f"line {int(label) + line}"
+    return f"row {label!r}"
+
+
+def infer_task(targets: pd.DataFrame) -> TaskName:
+    """Guess the task from the target columns: several 0/1 columns are multilabel, and so on."""
+    if targets.shape[1] > 1:
+        values = pd.unique(targets.to_numpy().ravel())
+        is_binary = set(pd.Series(values).dropna().tolist()) <= {0, 1}
+        return "multilabel" if is_binary else "regression"
+    column = targets.iloc[:, 0]
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return "binary" if column.nunique() == 2 else "multiclass"
+    uniques = column.dropna().unique()
+    is_integral = pd.api.types.is_integer_dtype(column) or bool(np.all(np.mod(uniques, 1) == 0))
+    if is_integral and len(uniques) <= 20:
+        return "binary" if len(uniques) == 2 else "multiclass"
+    return "regression"
+
+
+@dataclass
+class TabularPreprocessor:
+    """Turns a table into model tensors exactly the same way at fit and at predict time.
+
+    Attributes:
+        numeric: Numeric feature columns, standardised with train mean and std.
+        categorical: Categorical feature columns, mapped through train vocabularies.
+        targets: Target columns.
+        task: The learning task.
+        encoding: ``onehot`` expands categories into the float features; ``embedding``
+            passes category indices as ``x_cat`` for the model to embed.
+        missing: ``error`` refuses empty numeric cells; ``impute`` fills them with the train mean.
+    """
+
+    numeric: list[str]
+    categorical: list[str]
+    targets: list[str]
+    task: TaskName
+    encoding: Literal["onehot", "embedding"] = "onehot"
+    missing: Literal["error", "impute"] = "error"
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+    vocab: dict[str, list[str]] = field(default_factory=dict)
+    classes: list[str] = field(default_factory=list)
+    target_mean: list[float] = field(default_factory=list)
+    target_std: list[float] = field(default_factory=list)
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(self, train: pd.DataFrame, labelled: pd.DataFrame) -> TabularPreprocessor:
+        """Fit feature statistics on ``train`` only; class labels come from all ``labelled`` rows."""
+        numeric = self._numeric_block(train)
+        self.mean = np.nanmean(numeric, axis=0).tolist() if len(numeric) else []
+        std = np.nanstd(numeric, axis=0) if len(numeric) else np.array([])
+        self.std = np.where(std > 1e-12, std, 1.0).tolist()
+        self.vocab = {c: [UNKNOWN, *sorted(train[c].dropna().astype(str).unique())] for c in self.categorical}
+        if self.task in ("binary", "multiclass"):
+            labels = labelled[self.targets[0]].dropna()
+            self.classes = [str(_label(v)) for v in sorted(labels.unique(), key=_sort_key)]
+        elif self.task == "regression":
+            y = train[self.targets].to_numpy(dtype=np.float64)
+            self.target_mean = y.mean(axis=0).tolist()
+            std = y.std(axis=0)
+            self.target_std = np.where(std > 1e-12, std, 1.0).tolist()
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        """The fitted state as plain data."""
+        return asdict(self)
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> TabularPreprocessor:
+        """Rebuild a fitted preprocessor from :meth:`state_dict`."""
+        return cls(**state)
+
+    # -- shape -------------------------------------------------------------------------------
+    @property
+    def category_sizes(self) -> list[int]:
+        """Vocabulary size per categorical column, unknown included."""
+        return [len(self.vocab[c]) for c in self.categorical]
+
+    @property
+    def num_features(self) -> int:
+        """Width of the float feature tensor."""
+        onehot = sum(self.category_sizes) if self.encoding == "onehot" else 0
+        return len(self.numeric) + onehot
+
+    @property
+    def num_outputs(self) -> int:
+        """Output units the model needs."""
+        if self.task == "multiclass":
+            return len(self.classes)
+        return 1 if self.task == "binary" else len(self.targets)
+
+    # -- transforming --------------------------------------------------------------------------
+    def _numeric_block(self, frame: pd.DataFrame) -> np.ndarray:
+        block = np.empty((len(frame), len(self.numeric)), dtype=np.float32)
+        for j, column in enumerate(self.numeric):
+            values = pd.to_numeric(frame[column], errors="coerce")
+            bad = values.isna() & frame[column].notna()
+            if bad.any():
+                pos = int(np.flatnonzero(bad.to_numpy())[0])
+                raise DataError(
+                    f"non-numeric value {frame[column].iloc[pos]!r} in numeric column {column!r} "
+                    f"at {_csv_line(frame, pos)} of {frame.attrs.get('source', 'the data')}",
+                    f"fix the value, or list {column!r} under --data.categorical to treat it as a category.",
+                )
+            block[:, j] = values.to_numpy(dtype=np.float32)
+        return block
+
+    def transform_features(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Features of ``frame`` as arrays ``x`` (float32) and, for embeddings, ``x_cat`` (int64)."""
+        numeric = self._numeric_block(frame)
+        empty = np.isnan(numeric)
+        if empty.any():
+            if self.missing == "error":
+                row, col = (int(i) for i in np.argwhere(empty)[0])
+                raise DataError(
+                    f"empty or NaN cell in numeric column {self.numeric[col]!r} at {_csv_line(frame, row)} "
+                    f"of {frame.attrs.get('source', 'the data')} ({int(empty.sum())} such cells in all)",
+                    "fill the cells, or pass --data.missing impute to replace them with the train-split mean.",
+                )
+            numeric = np.where(empty, np.asarray(self.mean, dtype=np.float32), numeric)
+        numeric = (numeric - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
+        codes = np.zeros((len(frame), len(self.categorical)), dtype=np.int64)
+        for j, column in enumerate(self.categorical):
+            lookup = {v: i for i, v in enumerate(self.vocab[column])}
+            values = frame[column].astype("string").fillna(UNKNOWN)
+            codes[:, j] = values.map(lambda v, lookup=lookup: lookup.get(v, 0)).to_numpy(dtype=np.int64)
+        if self.encoding == "embedding":
+            return {"x": numeric.astype(np.float32), "x_cat": codes}
+        blocks = [numeric]
+        for j, size in enumerate(self.category_sizes):
+            blocks.append(np.eye(size, dtype=np.float32)[codes[:, j]])
+        return {"x": np.concatenate(blocks, axis=1).astype(np.float32)}
+
+    def unseen_categories(self, frame: pd.DataFrame) -> dict[str, list[str]]:
+        """Per categorical column, the values in ``frame`` that training never saw."""
+        unseen: dict[str, list[str]] = {}
+        for column in self.categorical:
+            known = set(self.vocab[column])
+            values = set(frame[column].dropna().astype(str).unique()) - known
+            if values:
+                unseen[column] = sorted(values)
+        return unseen
+
+    def transform_targets(self, frame: pd.DataFrame) -> np.ndarray:
+        """Targets as float32 (binary, multilabel, regression) or int64 class indices (multiclass)."""
+        missing = [c for c in self.targets if c not in frame.columns]
+        if missing:
+            raise DataError(f"target column(s) {missing} not found in {frame.attrs.get('source', 'the data')}")
+        if self.task in ("binary", "multiclass"):
+            lookup = {label: i for i, label in enumerate(self.classes)}
+            labels = frame[self.targets[0]].map(lambda v: lookup.get(str(_label(v)), -1))
+            if (labels < 0).any():
+                pos = int(np.flatnonzero((labels < 0).to_numpy())[0])
+                raise DataError(
+                    f"target {self.targets[0]!r} has value {frame[self.targets[0]].iloc[pos]!r} at "
+                    f"{_csv_line(frame, pos)}, which is not one of the classes {self.classes}",
+                )
+            indices = labels.to_numpy(dtype=np.int64)
+            return indices.astype(np.float32) if self.task == "binary" else indices
+        values = frame[self.targets].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float32)
+        if np.isnan(values).any():
+            row, col = (int(i) for i in np.argwhere(np.isnan(values))[0])
+            raise DataError(
+                f"target column {self.targets[col]!r} has an empty or non-numeric value at "
+                f"{_csv_line(frame, row)} of {frame.attrs.get('source', 'the data')}",
+                "targets must be complete: drop or fix those rows.",
+            )
+        return values
+
+
+def _label(value: Any) -> Any:
+    """Class labels compare as strings; ``1.0`` and ``1`` are the same class."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    value = _label(value)
+    return (0, value) if isinstance(value, (int, float, np.integer, np.floating)) else (1, str(value))

@@ -1,0 +1,257 @@
+"""The shared base of the built-in table data modules: columns, splits, preprocessing, shape."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from sklearn.model_selection import train_test_split
+
+from lightkit.components.preprocessing import TabularPreprocessor, infer_task
+from lightkit.data.in_memory import InMemoryDataModule, Split
+from lightkit.errors import ConfigError, DataError
+from lightkit.registry import suggest
+
+__all__ = ["TabularDataModule"]
+
+
+class TabularDataModule(InMemoryDataModule):
+    """Base for data modules over one table: subclasses say how to read it.
+
+    Preprocessing is fitted on the train split only and travels with checkpoints through
+    ``state_dict``, so predicting on new rows applies exactly the training transform.
+
+    Args:
+        target: Target column, or several (multilabel tags or several regression targets).
+        features: Feature columns; by default every column but the targets and the id column.
+        categorical: Categorical feature columns; by default the non-numeric features.
+        id_column: Column kept in prediction files to identify rows; by default the row index.
+        task: Learning task; ``auto`` infers it from the target columns.
+        categorical_encoding: ``onehot`` adds one column per category to ``x``; ``embedding``
+            passes category indices as ``x_cat`` for models that embed them.
+        missing: How empty numeric cells are handled: ``error`` refuses them, naming the cell;
+            ``impute`` fills them with the train-split mean. Empty categorical cells always map
+            to the unknown category.
+        val_fraction: Fraction of rows held out for validation.
+        test_fraction: Fraction of rows held out for testing.
+        batch_size: Rows per training batch.
+        eval_batch_size: Rows per evaluation batch; defaults to ``4 * batch_size``.
+        seed: Seed of the split and of the shuffling.
+    """
+
+    def __init__(
+        self,
+        target: str | list[str],
+        features: list[str] | None = None,
+        categorical: list[str] | None = None,
+        id_column: str | None = None,
+        task: Literal["auto", "binary", "multiclass", "multilabel", "regression"] = "auto",
+        categorical_encoding: Literal["onehot", "embedding"] = "onehot",
+        missing: Literal["error", "impute"] = "error",
+        val_fraction: float = 0.2,
+        test_fraction: float = 0.2,
+        batch_size: int = 64,
+        eval_batch_size: int | None = None,
+        seed: int = 42,
+    ) -> None:
+        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
+        for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"data.{name} must be in [0, 1), got {value}")
+        if val_fraction + test_fraction >= 1.0:
+            raise ConfigError(
+                f"data.val_fraction + data.test_fraction must leave rows to train on, got "
+                f"{val_fraction} + {test_fraction}"
+            )
+        self.targets = [target] if isinstance(target, str) else list(target)
+        self.features = features
+        self.categorical = categorical
+        self.id_column = id_column
+        self.task = task
+        self.categorical_encoding = categorical_encoding
+        self.missing = missing
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.preprocessor: TabularPreprocessor | None = None
+        self._frame: pd.DataFrame | None = None
+        self._split_rows: dict[str, np.ndarray] = {}
+        self.predict_ids: list[Any] = []
+
+    # -- what subclasses provide -----------------------------------------------------------------
+    def read_frame(self) -> pd.DataFrame:
+        """The labelled table that is split into train, validation and test."""
+        raise NotImplementedError
+
+    def read_predict_frame(self) -> pd.DataFrame:
+        """The rows to predict; by default the test split."""
+        frame = self._labelled()
+        return frame.iloc[self._split_rows["test"]]
+
+    # -- columns and state -------------------------------------------------------------------------
+    def _labelled(self) -> pd.DataFrame:
+        if self._frame is None:
+            frame = self.read_frame()
+            self._check_columns(frame, self.targets, "target")
+            self._frame = frame
+            self._split_rows = self._split(frame)
+        return self._frame
+
+    def _check_columns(self, frame: pd.DataFrame, wanted: list[str], what: str) -> None:
+        missing = [c for c in wanted if c not in frame.columns]
+        if not missing:
+            return
+        source = frame.attrs.get("source", "the data")
+        columns = [str(c) for c in frame.columns]
+        hint = f"columns are {columns[:12]}{' ...' if len(columns) > 12 else ''}."
+        close = suggest(missing[0], columns)
+        if close:
+            hint = f"did you mean {close[0]!r}? " + hint
+        if len(columns) == 1:
+            sep = next((s for s in (";", "\t", "|", ",") if s in columns[0]), None)
+            if sep is not None:
+                hint = f"the file has one column {columns[0]!r}; it looks {sep!r}-delimited: pass --data.delimiter {sep!r}."
+        raise DataError(f"{what} column {missing[0]!r} not found in {source}", hint)
+
+    def _infer_columns(self, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+        excluded = {*self.targets, *([self.id_column] if self.id_column else [])}
+        features = self.features or [c for c in frame.columns if c not in excluded]
+        self._check_columns(frame, features, "feature")
+        if self.categorical is not None:
+            self._check_columns(frame, self.categorical, "categorical")
+            categorical = [c for c in features if c in set(self.categorical)]
+        else:
+            categorical = [c for c in features if _looks_categorical(frame[c])]
+        numeric = [c for c in features if c not in set(categorical)]
+        if not features:
+            raise DataError(f"no feature columns left in {frame.attrs.get('source', 'the data')}")
+        return numeric, categorical
+
+    def _split(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        rows = np.arange(len(frame))
+        task = self.task if self.task != "auto" else infer_task(frame[self.targets])
+        stratify = frame[self.targets[0]].to_numpy() if task in ("binary", "multiclass") else None
+
+        def cut(idx: np.ndarray, fraction: float, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+            if fraction <= 0:
+                return idx, idx[:0]
+            try:
+                return train_test_split(idx, test_size=fraction, random_state=self.seed, stratify=labels)
+            except ValueError:  # a class too small to stratify: fall back to a plain random split
+                return train_test_split(idx, test_size=fraction, random_state=self.seed)
+
+        rest, test = cut(rows, self.test_fraction, stratify)
+        rest_labels = stratify[rest] if stratify is not None else None
+        train, val = cut(rest, self.val_fraction / (1.0 - self.test_fraction), rest_labels)
+        return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+    def fit_preprocessor(self) -> TabularPreprocessor:
+        """Fit the preprocessing on the train split (once) and return it."""
+        if self.preprocessor is None:
+            frame = self._labelled()
+            if len(frame) < 3:
+                raise DataError(
+                    f"{frame.attrs.get('source', 'the data')} has {len(frame)} data rows; "
+                    "at least 3 are needed to train, validate and test"
+                )
+            numeric, categorical = self._infer_columns(frame)
+            task = self.task if self.task != "auto" else infer_task(frame[self.targets])
+            self.preprocessor = TabularPreprocessor(
+                numeric=numeric,
+                categorical=categorical,
+                targets=self.targets,
+                task=task,
+                encoding=self.categorical_encoding,
+                missing=self.missing,
+            ).fit(frame.iloc[self._split_rows["train"]], frame)
+        return self.preprocessor
+
+    @property
+    def data_shape(self) -> dict[str, Any]:
+        """Task and sizes the model needs (see :mod:`lightkit.data.shape`)."""
+        pp = self.fit_preprocessor()
+        return {
+            "task": pp.task,
+            "num_features": pp.num_features,
+            "num_outputs": pp.num_outputs,
+            "category_sizes": pp.category_sizes if pp.encoding == "embedding" else None,
+            "target_mean": pp.target_mean or None,
+            "target_std": pp.target_std or None,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The fitted preprocessing, saved into every checkpoint."""
+        return {"preprocessor": self.preprocessor.state_dict()} if self.preprocessor is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore preprocessing fitted in training, so new rows get the same transform."""
+        if state_dict.get("preprocessor"):
+            self.preprocessor = TabularPreprocessor.from_state_dict(state_dict["preprocessor"])
+
+    # -- tensors -------------------------------------------------------------------------------------
+    def _tensors(self, frame: pd.DataFrame, with_targets: bool) -> Split:
+        pp = self.fit_preprocessor()
+        arrays = pp.transform_features(frame)
+        if with_targets:
+            arrays["y"] = pp.transform_targets(frame)
+            if pp.task == "binary":
+                arrays["y"] = arrays["y"].reshape(-1, 1)
+        return {name: torch.from_numpy(np.array(a, copy=True, order="C")) for name, a in arrays.items()}
+
+    def build_splits(self, stage: str | None) -> dict[str, Split]:
+        """Tensors of the splits ``stage`` needs."""
+        self.fit_preprocessor()
+        if stage == "predict":
+            frame = self.read_predict_frame()
+            self._check_columns(frame, [*self.preprocessor.numeric, *self.preprocessor.categorical], "feature")
+            unseen = self.preprocessor.unseen_categories(frame)
+            if unseen:
+                listed = "; ".join(f"{c}: {', '.join(map(repr, v[:5]))}" for c, v in unseen.items())
+                rank_zero_warn(f"categories never seen in training are encoded as unknown ({listed})")
+            self.predict_ids = (
+                frame[self.id_column].tolist() if self.id_column in frame.columns else frame.index.tolist()
+            )
+            has_targets = all(t in frame.columns for t in self.targets)
+            return {"predict": self._tensors(frame, with_targets=has_targets)}
+        frame = self._labelled()
+        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(
+            stage or "fit", ("train", "val", "test")
+        )
+        return {name: self._tensors(frame.iloc[self._split_rows[name]], with_targets=True) for name in wanted}
+
+    def describe_predictions(self, predictions: torch.Tensor) -> dict[str, list[Any]]:
+        """Columns of the prediction file: the row ids, then labels and probabilities or values."""
+        pp = self.fit_preprocessor()
+        values = predictions.detach().cpu().double().numpy()
+        columns: dict[str, list[Any]] = {self.id_column or "row": list(self.predict_ids)}
+        if pp.task == "binary":
+            positive = values.reshape(-1)
+            columns["prediction"] = [pp.classes[int(p >= 0.5)] for p in positive]
+            columns[f"prob_{pp.classes[0]}"] = (1.0 - positive).tolist()
+            columns[f"prob_{pp.classes[1]}"] = positive.tolist()
+        elif pp.task == "multiclass":
+            columns["prediction"] = [pp.classes[i] for i in values.argmax(axis=1)]
+            for i, label in enumerate(pp.classes):
+                columns[f"prob_{label}"] = values[:, i].tolist()
+        elif pp.task == "multilabel":
+            for i, tag in enumerate(pp.targets):
+                columns[tag] = (values[:, i] >= 0.5).astype(int).tolist()
+            for i, tag in enumerate(pp.targets):
+                columns[f"prob_{tag}"] = values[:, i].tolist()
+        else:
+            for i, target in enumerate(pp.targets):
+                columns[target] = values.reshape(len(values), -1)[:, i].tolist()
+        return columns
+
+
+def _looks_categorical(column: pd.Series) -> bool:
+    """Non-numeric columns are categorical, unless nearly all their values parse as numbers."""
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        return False
+    present = column.dropna()
+    if present.empty:
+        return False
+    parsed = pd.to_numeric(present, errors="coerce").notna().mean()
+    return parsed < 0.9

@@ -1,0 +1,186 @@
+"""``TabularMLP``: a multilayer perceptron for tables, with loss and metrics chosen by task."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import torch
+import torchmetrics
+from torch import Tensor, nn
+
+from lightkit.errors import ConfigError
+
+__all__ = ["TabularMLP"]
+
+Task = Literal["binary", "multiclass", "multilabel", "regression"]
+
+_ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "leaky_relu": nn.LeakyReLU,
+}
+
+
+def _metrics(task: Task, num_outputs: int) -> torchmetrics.MetricCollection:
+    if task == "regression":
+        return torchmetrics.MetricCollection(
+            {
+                "mse": torchmetrics.MeanSquaredError(),
+                "mae": torchmetrics.MeanAbsoluteError(),
+                "r2": torchmetrics.R2Score(multioutput="uniform_average"),
+            }
+        )
+    kwargs: dict[str, Any] = {"task": task}
+    if task == "multiclass":
+        kwargs["num_classes"] = num_outputs
+    elif task == "multilabel":
+        kwargs["num_labels"] = num_outputs
+    return torchmetrics.MetricCollection(
+        {
+            "acc": torchmetrics.Accuracy(**kwargs),
+            "f1": torchmetrics.F1Score(**kwargs, **({"average": "macro"} if task != "binary" else {})),
+            "auroc": torchmetrics.AUROC(**kwargs),
+        }
+    )
+
+
+class TabularMLP(pl.LightningModule):
+    """A multilayer perceptron for tabular classification and regression.
+
+    The data module supplies ``task``, ``num_features``, ``num_outputs`` and, for regression,
+    the target statistics; they are never typed by hand (see the data-shape convention).
+    Logged metrics: ``{train,val,test}_loss`` and, by task, ``acc``, ``f1`` and ``auroc`` for
+    classification or ``mse``, ``mae`` and ``r2`` for regression.
+
+    Attributes:
+        monitor: The metric lightkit's best checkpoint tracks.
+        monitor_mode: Whether lower (``min``) or higher (``max``) is better.
+
+    Args:
+        hidden_sizes: Width of each hidden layer, input side first.
+        dropout: Dropout probability after each hidden layer.
+        batch_norm: Batch normalisation before each activation.
+        activation: Activation function of the hidden layers.
+        lr: Learning rate of the default AdamW optimizer.
+        weight_decay: Weight decay of the default AdamW optimizer.
+        embedding_dim: Width of each categorical embedding (data with ``categorical_encoding: embedding``).
+        task: Learning task. Set from the data module.
+        num_features: Number of float input features. Set from the data module.
+        num_outputs: Output units: 1 for binary, else classes, labels or targets. Set from the data module.
+        category_sizes: Vocabulary size per embedded categorical column. Set from the data module.
+        target_mean: Regression target means, to standardise targets. Set from the data module.
+        target_std: Regression target standard deviations. Set from the data module.
+    """
+
+    monitor: str = "val_loss"
+    monitor_mode: str = "min"
+
+    def __init__(
+        self,
+        hidden_sizes: list[int] = [128, 64],  # noqa: B006 - jsonargparse shows list defaults in help
+        dropout: float = 0.1,
+        batch_norm: bool = True,
+        activation: Literal["relu", "gelu", "silu", "tanh", "leaky_relu"] = "relu",
+        lr: float = 3e-3,
+        weight_decay: float = 1e-4,
+        embedding_dim: int = 8,
+        task: Task | None = None,
+        num_features: int | None = None,
+        num_outputs: int | None = None,
+        category_sizes: list[int] | None = None,
+        target_mean: list[float] | None = None,
+        target_std: list[float] | None = None,
+    ) -> None:
+        super().__init__()
+        if task is None or num_features is None or num_outputs is None:
+            raise ConfigError(
+                "TabularMLP needs task, num_features and num_outputs, and the data module did not provide them",
+                "use a data module that exposes `data_shape`, such as CSVDataModule or SklearnDataModule "
+                "(see 'Data shape' in docs/concepts.md).",
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {dropout}")
+        self.save_hyperparameters()
+        self.task: Task = task
+        self.embeddings = nn.ModuleList(nn.Embedding(size, embedding_dim) for size in category_sizes or [])
+        width = num_features + embedding_dim * len(self.embeddings)
+        layers: list[nn.Module] = []
+        for size in hidden_sizes:
+            layers.append(nn.Linear(width, size))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(size))
+            layers.append(_ACTIVATIONS[activation]())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = size
+        layers.append(nn.Linear(width, num_outputs))
+        self.net = nn.Sequential(*layers)
+        mean = torch.tensor(target_mean or [0.0] * num_outputs, dtype=torch.float32)
+        std = torch.tensor(target_std or [1.0] * num_outputs, dtype=torch.float32)
+        self.register_buffer("target_mean", mean, persistent=False)
+        self.register_buffer("target_std", std, persistent=False)
+        self.train_metrics = _metrics(task, num_outputs).clone(prefix="train_")
+        self.val_metrics = _metrics(task, num_outputs).clone(prefix="val_")
+        self.test_metrics = _metrics(task, num_outputs).clone(prefix="test_")
+
+    def forward(self, x: Tensor, x_cat: Tensor | None = None) -> Tensor:
+        """Raw outputs: logits for classification, standardised values for regression."""
+        if len(self.embeddings):
+            if x_cat is None:
+                raise ValueError("this model embeds categories: batches need an 'x_cat' tensor")
+            x = torch.cat([x, *(emb(x_cat[:, i]) for i, emb in enumerate(self.embeddings))], dim=1)
+        return self.net(x)
+
+    def _outputs(self, batch: dict[str, Tensor]) -> Tensor:
+        return self(batch["x"], batch.get("x_cat"))
+
+    def _loss_and_predictions(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        raw, y = self._outputs(batch), batch["y"]
+        if self.task == "multiclass":
+            return nn.functional.cross_entropy(raw, y), raw.softmax(dim=1), y
+        if self.task in ("binary", "multilabel"):
+            y = y.float().reshape(raw.shape)
+            return nn.functional.binary_cross_entropy_with_logits(raw, y), raw.sigmoid(), y.int()
+        y = y.reshape(raw.shape)
+        loss = nn.functional.mse_loss(raw, (y - self.target_mean) / self.target_std)
+        return loss, raw * self.target_std + self.target_mean, y
+
+    def _step(self, batch: dict[str, Tensor], stage: str, metrics: torchmetrics.MetricCollection) -> Tensor:
+        loss, predictions, y = self._loss_and_predictions(batch)
+        if self.task == "binary":
+            predictions, y = predictions.reshape(-1), y.reshape(-1)
+        elif self.task == "regression" and predictions.shape[1] == 1:
+            predictions, y = predictions.reshape(-1), y.reshape(-1)
+        metrics.update(predictions, y)
+        on_step = stage == "train"
+        self.log(f"{stage}_loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
+        return loss
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        """Loss of one training batch."""
+        return self._step(batch, "train", self.train_metrics)
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        """Validation loss and metrics."""
+        self._step(batch, "val", self.val_metrics)
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        """Test loss and metrics."""
+        self._step(batch, "test", self.test_metrics)
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        """Probabilities for classification, values in target units for regression."""
+        raw = self._outputs(batch)
+        if self.task == "multiclass":
+            return raw.softmax(dim=1)
+        if self.task in ("binary", "multilabel"):
+            return raw.sigmoid()
+        return raw * self.target_std + self.target_mean
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """AdamW with ``lr`` and ``weight_decay``; ``--optimizer`` on the command line replaces it."""
+        return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)

@@ -1,0 +1,188 @@
+"""The plugin registry: components found through entry points, loaded one at a time.
+
+Discovery reads entry-point metadata only (``importlib.metadata``); nothing is imported
+until :func:`load` is called for the one name a user selected. A plugin that fails to
+import therefore breaks only the command that selects it.
+
+Entry-point groups, one per kind::
+
+    lightkit.models       LightningModule subclasses
+    lightkit.datamodules  LightningDataModule subclasses
+    lightkit.callbacks    Callback subclasses
+
+The entry-point name is the short name users type (``--model TabularMLP``).
+This module imports only the standard library; torch is imported by :func:`load` alone.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import entry_points
+from typing import Any
+
+from lightkit.errors import PluginBroken, PluginCollision, PluginNotFound
+
+__all__ = ["KINDS", "Plugin", "find", "list_plugins", "load", "resolve_target", "suggest"]
+
+#: kind -> entry-point group
+KINDS: dict[str, str] = {
+    "models": "lightkit.models",
+    "datamodules": "lightkit.datamodules",
+    "callbacks": "lightkit.callbacks",
+}
+
+#: kind -> (module, class) of the base class its plugins must subclass
+_BASES: dict[str, tuple[str, str]] = {
+    "models": ("lightning.pytorch", "LightningModule"),
+    "datamodules": ("lightning.pytorch", "LightningDataModule"),
+    "callbacks": ("lightning.pytorch", "Callback"),
+}
+
+#: kind -> the word used in messages
+_NOUN: dict[str, str] = {"models": "model", "datamodules": "data module", "callbacks": "callback"}
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """One registered component, described from metadata alone.
+
+    Attributes:
+        name: The short name users type.
+        kind: ``models``, ``datamodules`` or ``callbacks``.
+        target: ``module:attribute`` as written in the entry point.
+        distribution: The distribution that registers it.
+        version: That distribution's version.
+    """
+
+    name: str
+    kind: str
+    target: str
+    distribution: str
+    version: str
+
+    @property
+    def class_path(self) -> str:
+        """The dotted import path jsonargparse and LightningCLI understand."""
+        return self.target.replace(":", ".")
+
+    @property
+    def module(self) -> str:
+        """The module that :func:`load` imports."""
+        return self.target.split(":", 1)[0]
+
+
+def _natural_key(text: str) -> list[Any]:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+
+
+@lru_cache(maxsize=1)
+def _all_plugins() -> tuple[Plugin, ...]:
+    found: list[Plugin] = []
+    for kind, group in KINDS.items():
+        for ep in entry_points(group=group):
+            dist = ep.dist
+            found.append(
+                Plugin(
+                    name=ep.name,
+                    kind=kind,
+                    target=ep.value.strip(),
+                    distribution=dist.metadata["Name"] if dist is not None else "?",
+                    version=dist.version if dist is not None else "?",
+                )
+            )
+    return tuple(sorted(found, key=lambda p: (p.kind, _natural_key(p.name), p.distribution)))
+
+
+def refresh() -> None:
+    """Forget what was discovered, e.g. after installing a distribution in-process."""
+    _all_plugins.cache_clear()
+
+
+def list_plugins(kind: str | None = None) -> list[Plugin]:
+    """All registered plugins, optionally of one kind; reads metadata only.
+
+    Args:
+        kind: ``models``, ``datamodules`` or ``callbacks``; ``None`` for all.
+    """
+    return [p for p in _all_plugins() if kind is None or p.kind == kind]
+
+
+def suggest(name: str, candidates: list[str], n: int = 3) -> list[str]:
+    """The closest names to ``name``, best first, for "did you mean" hints."""
+    by_lower = {c.lower(): c for c in candidates}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=n, cutoff=0.5)
+    return [by_lower[c] for c in close]
+
+
+def find(kind: str, name: str, *, source: str = "") -> Plugin:
+    """The one plugin of ``kind`` named ``name``.
+
+    Args:
+        kind: ``models``, ``datamodules`` or ``callbacks``.
+        name: The short name.
+        source: Where the name came from, for messages (``--model``, ``base.yaml``).
+
+    Raises:
+        PluginNotFound: No plugin has that name; the hint lists the closest names.
+        PluginCollision: Two distributions offer that name; the hint shows how to choose.
+    """
+    matches = [p for p in list_plugins(kind) if p.name == name]
+    where = f" (from {source})" if source else ""
+    noun = _NOUN[kind]
+    if not matches:
+        names = [p.name for p in list_plugins(kind)]
+        close = suggest(name, names)
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        hint += "See `lightkit plugins list`, or give a full class path."
+        raise PluginNotFound(f"unknown {noun} {name!r}{where}", hint)
+    if len(matches) > 1:
+        options = ", ".join(f"{p.class_path} (from {p.distribution})" for p in matches)
+        raise PluginCollision(
+            f"{noun} name {name!r}{where} is registered by {len(matches)} distributions: "
+            + ", ".join(p.distribution for p in matches),
+            f"give the full class path instead: {options}; or uninstall one of them.",
+        )
+    return matches[0]
+
+
+def resolve_target(kind: str, name: str) -> str | None:
+    """The class path for a registered short name, or ``None`` if it is not one; no import.
+
+    Raises:
+        PluginCollision: The name is registered twice.
+    """
+    if "." in name or not any(p.name == name for p in list_plugins(kind)):
+        return None
+    return find(kind, name).class_path
+
+
+def load(plugin: Plugin) -> type:
+    """Import one plugin and check that it is the right kind of class.
+
+    Raises:
+        PluginBroken: The import fails, the attribute is missing, or it is the wrong kind;
+            the message names the distribution and the cause.
+    """
+    module_name, _, attr = plugin.target.partition(":")
+    where = f"{_NOUN[plugin.kind]} {plugin.name!r} from {plugin.distribution} {plugin.version}"
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split(".") if attr else []:
+            obj = getattr(obj, part)
+    except Exception as err:  # any error in third-party code must stay contained
+        raise PluginBroken(
+            f"{where} cannot be loaded: {type(err).__name__}: {err}",
+            f"fix or reinstall {plugin.distribution}, or uninstall it: pip uninstall {plugin.distribution}",
+        ) from err
+    base_module, base_name = _BASES[plugin.kind]
+    base = getattr(importlib.import_module(base_module), base_name)
+    if not (isinstance(obj, type) and issubclass(obj, base)):
+        raise PluginBroken(
+            f"{where} points to {plugin.target}, which is not a {base_name} subclass",
+            f"its entry point in group {KINDS[plugin.kind]} must name a {base_name} subclass.",
+        )
+    return obj
