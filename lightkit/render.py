@@ -26,7 +26,8 @@ def print_error(err: LightkitError, stream: TextIO | None = None) -> int:
         lines = [*lines[: _MAX_LINES - 3], "  ..."]
     if err.hint:
         lines.append(f"hint: {err.hint}")
-    lines.append("(run with --debug or LIGHTKIT_DEBUG=1 for the traceback)")
+    if err.exit_code != 2:
+        lines.append("(run with --debug or LIGHTKIT_DEBUG=1 for the traceback)")
     stream.write("\n".join(lines) + "\n")
     stream.flush()
     return err.exit_code

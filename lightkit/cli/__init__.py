@@ -23,10 +23,22 @@ TRAIN_COMMANDS = {
     "test": "Run one evaluation epoch over the test set.",
     "predict": "Predict on the data module's predict set and write a CSV.",
 }
-OTHER_COMMANDS = {
-    "plugins": "List, inspect and check the installed plugins.",
-    "completion": "Print a bash or zsh completion script.",
+#: command -> (module under lightkit.cli with a ``main(argv) -> int``, one-line help).
+#: None of these modules may import torch at import time.
+OTHER_COMMANDS: dict[str, tuple[str, str]] = {
+    "sweep": ("sweep", "Search hyperparameters with Optuna; every trial is a run directory."),
+    "tune": ("tune", "Find a learning rate or batch size with Lightning's Tuner."),
+    "runs": ("runs", "List, show and plot run directories."),
+    "plugins": ("plugins", "List, inspect and check the installed plugins."),
+    "new-plugin": ("scaffold", "Create a pip-installable plugin package."),
+    "completion": ("completion", "Print a bash or zsh completion script."),
 }
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    from importlib.util import find_spec
+
+    return {name: spec for name, spec in OTHER_COMMANDS.items() if find_spec(f"lightkit.cli.{spec[0]}")}
 
 _HELP = """usage: lightkit [--version] [--debug] <command> [options]
 
@@ -48,7 +60,7 @@ shows tracebacks.
 
 
 def _help() -> str:
-    rows = {**TRAIN_COMMANDS, **OTHER_COMMANDS}
+    rows = {**TRAIN_COMMANDS, **{name: text for name, (_, text) in _available().items()}}
     return _HELP.format(commands="\n".join(f"  {name:<11} {text}" for name, text in rows.items()))
 
 
@@ -74,15 +86,13 @@ def _dispatch(args: list[str]) -> int:
 
         LightkitCLI(args=args)
         return 0
-    if command == "plugins":
-        from lightkit.cli.plugins import main as plugins_main
+    available = _available()
+    if command in available:
+        import importlib
 
-        return plugins_main(rest)
-    if command == "completion":
-        from lightkit.cli.completion import main as completion_main
-
-        return completion_main(rest)
-    known = [*TRAIN_COMMANDS, *OTHER_COMMANDS]
+        module = importlib.import_module(f"lightkit.cli.{available[command][0]}")
+        return int(module.main(rest))
+    known = [*TRAIN_COMMANDS, *available]
     close = suggest(command, known)
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise UsageError(f"unknown command {command!r}", hint + f"commands are: {', '.join(known)}.")
