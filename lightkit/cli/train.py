@@ -14,8 +14,11 @@ What it adds, hook by hook:
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +33,17 @@ from lightning.pytorch.callbacks import (
     RichProgressBar,
 )
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.loggers import TensorBoardLogger
 
 from lightkit.checkpoints import checkpoint_config, load_checkpoint, resolve_ckpt_path, run_dir_of, unsafe_load
 from lightkit.cli.config_errors import translate_argument_error
 from lightkit.cli.options import RunOptions
+from lightkit.cli.resume import RngState, RunCSVLogger
 from lightkit.cli.run_callbacks import AtomicCheckpointIO, PlainProgress, RunRecorder
 from lightkit.cli.shortnames import check_selected, install_resolver
 from lightkit.components.prediction_writer import PredictionWriter
 from lightkit.data.shape import SHAPE_KEYS
-from lightkit.errors import LightkitError
+from lightkit.errors import ConfigError, LightkitError
 from lightkit.quiet import quiet_lightning
 from lightkit.render import debug_enabled, print_error
 from lightkit.runs import RUNS_ROOT, new_run_dir, versions_record
@@ -60,8 +64,94 @@ def _flag_value(args: list[str], flag: str) -> str | None:
     return value
 
 
+def _inline(value: Any) -> str:
+    """A value as one line of YAML."""
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+
+
 def _short(class_path: Any) -> str:
     return str(class_path or "none").rsplit(".", 1)[-1]
+
+
+def _profiler_into(name: str, run_dir: Path) -> Any:
+    """``--trainer.profiler simple|advanced|pytorch`` as a profiler that writes its report into the run."""
+    from lightning.pytorch.profilers import AdvancedProfiler, PyTorchProfiler, SimpleProfiler
+
+    kinds = {"simple": SimpleProfiler, "advanced": AdvancedProfiler, "pytorch": PyTorchProfiler}
+    return kinds[name](dirpath=str(run_dir), filename="profile") if name in kinds else name
+
+
+def _take_callback_removals(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Take out ``--trainer.callbacks-=NAME`` (remove a callback by name); jsonargparse has no such syntax."""
+    out, names = [], []
+    it = iter(argv)
+    for arg in it:
+        if arg.startswith("--trainer.callbacks-="):
+            names.append(arg.split("=", 1)[1])
+        elif arg == "--trainer.callbacks-":
+            names.append(next(it, ""))
+        else:
+            out.append(arg)
+    return out, names
+
+
+def _take_print_config(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """Take out ``--print_config[=flags]``; returns (argv, its flags or None)."""
+    out, flags = [], None
+    for arg in argv:
+        if arg == "--print_config" or arg.startswith("--print_config="):
+            flags = arg.partition("=")[2].split(",")
+        else:
+            out.append(arg)
+    return out, flags
+
+
+def _take_sources_flag(argv: list[str]) -> tuple[list[str], bool, bool]:
+    """Remove ``sources`` from ``--print_config=...``; returns (argv, sources asked, skip_default)."""
+    out, show, skip = [], False, False
+    for arg in argv:
+        if arg.startswith("--print_config=") and "sources" in arg.split("=", 1)[1].split(","):
+            flags = arg.split("=", 1)[1].split(",")
+            show, skip = True, "skip_default" in flags
+            continue
+        out.append(arg)
+    return out, show, skip
+
+
+@contextlib.contextmanager
+def _highlighted_print_config(args: list[str]) -> Iterator[None]:
+    """On a terminal, show ``--print_config`` output as highlighted YAML; piped, it stays plain."""
+    wanted = any(a == "--print_config" or a.startswith("--print_config=") for a in args)
+    if not wanted or not sys.stdout.isatty():
+        yield
+        return
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield
+    except SystemExit:
+        from rich.console import Console
+        from rich.syntax import Syntax
+
+        Console().print(Syntax(buffer.getvalue(), "yaml", theme="ansi_dark", background_color="default"))
+        raise
+    sys.stdout.write(buffer.getvalue())
+
+
+def _print_table(header: list[str], rows: list[list[str]]) -> None:
+    """A rich table on a terminal, aligned plain text otherwise."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*header)
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+        return
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for row in [header, *rows]:
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
 
 
 class LightkitCLI(LightningCLI):
@@ -142,17 +232,66 @@ class LightkitCLI(LightningCLI):
 
     # -- parsing -----------------------------------------------------------------------------------
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-        """Check selected plugins, add the checkpoint's config layer, then parse."""
+        """Check selected plugins, add the checkpoint's config layer, then parse.
+
+        ``--print_config=sources`` prints every value with where it came from (see
+        :mod:`lightkit.provenance`); on a terminal ``--print_config`` is syntax-highlighted.
+        """
+        show_sources = skip_default = False
+        removals: list[str] = []
+        print_flags: list[str] | None = None
         if self._argv is not None:
             check_selected(self._argv, self._only_subcommand)
-            args = self._with_checkpoint_layer(self._argv)
+            argv, show_sources, skip_default = _take_sources_flag(self._argv)
+            argv, removals = _take_callback_removals(argv)
+            if removals:  # print the config only once the removals are applied
+                argv, print_flags = _take_print_config(argv)
+            args = self._with_checkpoint_layer(argv)
         try:
-            self.config = parser.parse_object(args) if isinstance(args, (dict, Namespace)) else parser.parse_args(args)
+            with _highlighted_print_config(args if isinstance(args, list) else []):
+                self.config = (
+                    parser.parse_object(args) if isinstance(args, (dict, Namespace)) else parser.parse_args(args)
+                )
         except Exception as err:
             if debug_enabled() or isinstance(err, LightkitError):
                 raise
             raise translate_argument_error(err, parser, self._only_subcommand) from None
+        for name in removals:
+            self._remove_callback(name)
+        if print_flags is not None:
+            sub = self._only_subcommand or ""
+            text = self._parser(sub).dump(self.config[sub], skip_default="skip_default" in print_flags)
+            with _highlighted_print_config(["--print_config"]):
+                sys.stdout.write(text)
+                raise SystemExit(0)
+        if show_sources:
+            self._print_sources(skip_default)
+            raise SystemExit(0)
         self._print_checkpoint_changes()
+
+    def _remove_callback(self, name: str) -> None:
+        cfg = self.subcommand_config() or self.config
+        callbacks = cfg.get("trainer.callbacks") or []
+        kept = [c for c in callbacks if name not in (str(c.get("class_path")), _short(c.get("class_path")))]
+        if len(kept) == len(callbacks):
+            present = [_short(c.get("class_path")) for c in callbacks]
+            raise ConfigError(
+                f"--trainer.callbacks-={name}: no callback {name!r} in trainer.callbacks",
+                f"callbacks configured: {present}" if present else "no callbacks are configured.",
+            )
+        cfg["trainer.callbacks"] = kept
+
+    def _print_sources(self, skip_default: bool) -> None:
+        from lightkit.provenance import config_layers, flatten, sources
+
+        sub = self._only_subcommand or ""
+        parser = self._parser(sub)
+        final = flatten(yaml.safe_load(parser.dump(self.config[sub], skip_none=False)))
+        ckpt = (str(_flag_value(self._argv or [], "--ckpt_path")), self._checkpoint_layer) if self._checkpoint_layer else None
+        rows = sources(final, config_layers((self._argv or [])[1:], sub, ckpt))
+        if skip_default:
+            rows = [r for r in rows if r.source != "default"]
+        _print_table(["key", "value", "source"], [[r.key, _inline(r.value), r.source] for r in rows])
 
     def _with_checkpoint_layer(self, argv: list[str]) -> list[str]:
         sub = self._only_subcommand
@@ -280,12 +419,14 @@ class LightkitCLI(LightningCLI):
             data = _short(data_cfg.get("class_path") if isinstance(data_cfg, Namespace) else self.datamodule_class)
             resuming = sub == "fit" and ckpt and options.name
             self.run_dir = Path(options.root) / options.name if resuming else new_run_dir(options.root, options.name, model, data)
+        if self.run_dir is not None and isinstance(config.get("profiler"), str):
+            config["profiler"] = _profiler_into(config["profiler"], self.run_dir)
         if sub == "fit" and not fast and self.run_dir is not None:
             if config.get("default_root_dir") is None:
                 config["default_root_dir"] = str(self.run_dir)
             if config.get("logger") in (None, True):
                 config["logger"] = [
-                    CSVLogger(str(self.run_dir), name="", version=""),
+                    RunCSVLogger(str(self.run_dir), name="", version=""),
                     TensorBoardLogger(str(self.run_dir), name="", version="tensorboard", default_hp_metric=False),
                 ]
             if config.get("enable_checkpointing") is not False and not any(
@@ -304,6 +445,7 @@ class LightkitCLI(LightningCLI):
                         enable_version_counter=False,
                     )
                 )
+            callbacks.append(RngState())
             if not config.get("plugins"):
                 config["plugins"] = [AtomicCheckpointIO()]
             class_paths = [
@@ -354,6 +496,10 @@ class LightkitCLI(LightningCLI):
         print(f"run directory: {self.run_dir}", file=sys.stderr)
         if best:
             print(f"best checkpoint: {best}", file=sys.stderr)
+        profiler = self.trainer.profiler
+        if getattr(profiler, "dirpath", None) and getattr(profiler, "filename", None):
+            for report in sorted(Path(profiler.dirpath).glob(f"fit-{profiler.filename}*.txt")):
+                print(f"profiler report: {report}", file=sys.stderr)
 
     def after_predict(self) -> None:
         """Say where the predictions were written."""
