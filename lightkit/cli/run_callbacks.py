@@ -15,6 +15,7 @@ from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from lightkit.checkpoints import CONFIG_KEY
+from lightkit.cli.runs import write_state
 from lightkit.errors import LightkitError
 from lightkit.runs import write_versions
 
@@ -44,6 +45,22 @@ class RunRecorder(pl.Callback):
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.yaml").write_text(self.config_yaml)
         write_versions(self.run_dir, self.versions)
+        ckpt = trainer.checkpoint_callback
+        write_state(self.run_dir, "running", monitor=getattr(ckpt, "monitor", None), mode=getattr(ckpt, "mode", None))
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Mark the run ``finished`` in ``state.json`` (read by ``lightkit runs``)."""
+        if self.run_dir is not None and trainer.is_global_zero:
+            score = getattr(trainer.checkpoint_callback, "best_model_score", None)
+            write_state(self.run_dir, "finished", best_score=float(score) if score is not None else None)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        """Mark the run ``interrupted`` (Ctrl+C, SIGTERM) or ``failed`` in ``state.json``."""
+        if self.run_dir is None or not trainer.is_global_zero:
+            return
+        stopped = isinstance(exception, KeyboardInterrupt) or type(exception).__name__ == "SIGTERMException"
+        error = f"{type(exception).__name__}: {str(exception).splitlines()[0] if str(exception) else ''}"
+        write_state(self.run_dir, "interrupted" if stopped else "failed", error=error[:300])
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
         """Store the resolved config and versions in the checkpoint (plain strings and numbers)."""
