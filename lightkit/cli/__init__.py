@@ -82,6 +82,10 @@ def _dispatch(args: list[str]) -> int:
         return 0
     command, rest = args[0], args[1:]
     if command in TRAIN_COMMANDS:
+        from lightkit import cv
+
+        if cv.handles(command, rest):  # `fit --cv.folds K`, or a cross-validation directory as --ckpt_path
+            return cv.main(args)
         from lightkit.cli.train import LightkitCLI
 
         LightkitCLI(args=args)

@@ -79,6 +79,8 @@ class TabularDataModule(InMemoryDataModule):
         self._frame: pd.DataFrame | None = None
         self._split_rows: dict[str, np.ndarray] = {}
         self.predict_ids: list[Any] = []
+        #: (index, count, seed) while cross-validating; see :meth:`set_fold`
+        self.fold: tuple[int, int, int] | None = None
 
     # -- what subclasses provide -----------------------------------------------------------------
     def read_frame(self) -> pd.DataFrame:
@@ -144,7 +146,12 @@ class TabularDataModule(InMemoryDataModule):
 
         rest, test = cut(rows, self.test_fraction, stratify)
         rest_labels = stratify[rest] if stratify is not None else None
-        train, val = cut(rest, self.val_fraction / (1.0 - self.test_fraction), rest_labels)
+        if self.fold is not None:
+            from lightkit.cv import fold_split
+
+            train, val = fold_split(rest, rest_labels, *self.fold)
+        else:
+            train, val = cut(rest, self.val_fraction / (1.0 - self.test_fraction), rest_labels)
         return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
     def fit_preprocessor(self) -> TabularPreprocessor:
@@ -181,12 +188,30 @@ class TabularDataModule(InMemoryDataModule):
             "target_std": pp.target_std or None,
         }
 
+    def set_fold(self, index: int, count: int, seed: int) -> None:
+        """Cross-validation protocol (see :mod:`lightkit.cv`): validate on fold ``index`` of ``count``.
+
+        The test split stays as it is; the other rows are cut into ``count`` folds (stratified for
+        classification, shuffled with ``seed``), ``val_fraction`` is not used, and preprocessing is
+        fitted again on the new train split.
+        """
+        if self.fold == (index, count, seed):
+            return
+        self.fold = (index, count, seed)
+        self._frame, self._split_rows, self.preprocessor = None, {}, None
+        self._splits.clear()
+
     def state_dict(self) -> dict[str, Any]:
-        """The fitted preprocessing, saved into every checkpoint."""
-        return {"preprocessor": self.preprocessor.state_dict()} if self.preprocessor is not None else {}
+        """The fitted preprocessing (and the fold, when cross-validating), saved into every checkpoint."""
+        state = {"preprocessor": self.preprocessor.state_dict()} if self.preprocessor is not None else {}
+        if self.fold is not None:
+            state["fold"] = list(self.fold)
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore preprocessing fitted in training, so new rows get the same transform."""
+        if state_dict.get("fold"):
+            self.set_fold(*state_dict["fold"])
         if state_dict.get("preprocessor"):
             self.preprocessor = TabularPreprocessor.from_state_dict(state_dict["preprocessor"])
 
