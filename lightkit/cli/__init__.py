@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from lightkit.errors import LightkitError, UsageError
 from lightkit.registry import suggest
-from lightkit.render import debug_enabled, print_error
+from lightkit.render import debug_enabled, explain, print_error
 
 __all__ = ["main"]
 
@@ -39,6 +39,10 @@ def _available() -> dict[str, tuple[str, str]]:
     from importlib.util import find_spec
 
     return {name: spec for name, spec in OTHER_COMMANDS.items() if find_spec(f"lightkit.cli.{spec[0]}")}
+
+#: where the ``lightkit`` command differs from Lightning's Trainer defaults (LightkitCLI used from a
+#: script keeps Lightning's): 1000 epochs is no default for the small tables lightkit starts with.
+TRAINER_DEFAULTS = {"max_epochs": 50}
 
 _HELP = """usage: lightkit [--version] [--debug] <command> [options]
 
@@ -88,7 +92,7 @@ def _dispatch(args: list[str]) -> int:
             return cv.main(args)
         from lightkit.cli.train import LightkitCLI
 
-        LightkitCLI(args=args)
+        LightkitCLI(args=args, trainer_defaults=TRAINER_DEFAULTS)
         return 0
     available = _available()
     if command in available:
@@ -124,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # anything else: a few lines, the traceback only with --debug
+        if debug_enabled():
+            raise
+        return print_error(explain(err, args))
 
 
 def entry_point() -> None:
