@@ -177,6 +177,13 @@ def main(args: list[str]) -> int:
 
 
 # -- fit ------------------------------------------------------------------------------------------------------
+def fit_trainer_defaults() -> dict[str, Any]:
+    """The trainer defaults ``lightkit fit`` uses, so that a fold trains exactly like a plain fit."""
+    import lightkit.cli
+
+    return dict(getattr(lightkit.cli, "TRAINER_DEFAULTS", None) or {})
+
+
 def _fold_cli() -> type:
     """LightkitCLI that applies a fold to the data module and places the run in the parent directory."""
     from lightning.pytorch import LightningDataModule
@@ -297,7 +304,7 @@ def fit_folds(args: list[str], options: CVOptions) -> int:
     try:
         for index in range(options.folds):
             print(f"cross-validation: fold {index + 1} of {options.folds}", file=sys.stderr)
-            cli = fold_cli(index, options, parent, args=["fit", *args])
+            cli = fold_cli(index, options, parent, args=["fit", *args], trainer_defaults=fit_trainer_defaults())
             parent = cli.parent
             runs.append({"fold": index + 1, "run": cli.run_dir.name if cli.run_dir else None,
                          "metrics": _fold_metrics(cli)})  # fmt: skip

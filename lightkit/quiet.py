@@ -24,12 +24,19 @@ NOISY_WARNINGS: tuple[str, ...] = (
     r".*`isinstance\(treespec, LeafSpec\)` is deprecated.*",
     r".*Experiment logs directory .* exists and is not empty.*",
     r".*Checkpoint directory .* exists and is not empty.*",
+    # `--trainer.profiler pytorch` on a short run: Lightning shortens its schedule by itself
+    r".*The PyTorch Profiler default schedule will be overridden as there is not enough steps.*",
 )
+
+
+#: substrings of Lightning info lines that are noise: the tuner's temporary checkpoints
+NOISY_LOGS: tuple[str, ...] = ("/.lr_find_", "/.scale_batch_size_")
 
 
 class _DropTips(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("💡 Tip")
+        message = str(record.msg)
+        return not message.startswith("💡 Tip") and not any(s in message for s in NOISY_LOGS)
 
 
 def quiet_lightning() -> None:
