@@ -26,7 +26,19 @@ from typing import Any
 
 from lightkit.errors import PluginBroken, PluginCollision, PluginNotFound
 
-__all__ = ["KINDS", "Plugin", "find", "list_plugins", "load", "resolve_target", "suggest"]
+__all__ = [
+    "KINDS",
+    "Plugin",
+    "collisions",
+    "find",
+    "list_plugins",
+    "load",
+    "named",
+    "noun",
+    "refresh",
+    "resolve_target",
+    "suggest",
+]
 
 #: kind -> entry-point group
 KINDS: dict[str, str] = {
@@ -79,22 +91,30 @@ def _natural_key(text: str) -> list[Any]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
 
 
+def _describe(dist: Any, seen: dict[int, tuple[str, str]]) -> tuple[str, str]:
+    """``(name, version)`` of a distribution, parsing its metadata file once."""
+    if dist is None:
+        return "?", "?"
+    key = id(dist)
+    if key not in seen:
+        meta = dist.metadata
+        seen[key] = (meta["Name"] or "?", meta["Version"] or "?")
+    return seen[key]
+
+
 @lru_cache(maxsize=1)
 def _all_plugins() -> tuple[Plugin, ...]:
+    # One pass over the installed distributions: each entry_points.txt is read once, and each
+    # METADATA file only for distributions that register something in lightkit's groups.
+    every = entry_points()
+    seen: dict[int, tuple[str, str]] = {}
     found: list[Plugin] = []
     for kind, group in KINDS.items():
-        for ep in entry_points(group=group):
-            dist = ep.dist
-            found.append(
-                Plugin(
-                    name=ep.name,
-                    kind=kind,
-                    target=ep.value.strip(),
-                    distribution=dist.metadata["Name"] if dist is not None else "?",
-                    version=dist.version if dist is not None else "?",
-                )
-            )
-    return tuple(sorted(found, key=lambda p: (p.kind, _natural_key(p.name), p.distribution)))
+        for ep in every.select(group=group):
+            distribution, version = _describe(ep.dist, seen)
+            found.append(Plugin(ep.name, kind, ep.value.strip(), distribution, version))
+    order = list(KINDS)
+    return tuple(sorted(found, key=lambda p: (order.index(p.kind), _natural_key(p.name), p.distribution)))
 
 
 def refresh() -> None:
@@ -109,6 +129,24 @@ def list_plugins(kind: str | None = None) -> list[Plugin]:
         kind: ``models``, ``datamodules`` or ``callbacks``; ``None`` for all.
     """
     return [p for p in _all_plugins() if kind is None or p.kind == kind]
+
+
+def named(name: str, kind: str | None = None) -> list[Plugin]:
+    """Every plugin registered as ``name``, of any kind or of one; reads metadata only."""
+    return [p for p in list_plugins(kind) if p.name == name]
+
+
+def collisions(kind: str | None = None) -> dict[tuple[str, str], list[Plugin]]:
+    """``(kind, name)`` -> the plugins, for every short name offered by more than one distribution."""
+    groups: dict[tuple[str, str], list[Plugin]] = {}
+    for p in list_plugins(kind):
+        groups.setdefault((p.kind, p.name), []).append(p)
+    return {key: plugins for key, plugins in groups.items() if len(plugins) > 1}
+
+
+def noun(kind: str) -> str:
+    """The word for a kind in messages: ``model``, ``data module`` or ``callback``."""
+    return _NOUN[kind]
 
 
 def suggest(name: str, candidates: list[str], n: int = 3) -> list[str]:
@@ -130,19 +168,19 @@ def find(kind: str, name: str, *, source: str = "") -> Plugin:
         PluginNotFound: No plugin has that name; the hint lists the closest names.
         PluginCollision: Two distributions offer that name; the hint shows how to choose.
     """
-    matches = [p for p in list_plugins(kind) if p.name == name]
+    matches = named(name, kind)
     where = f" (from {source})" if source else ""
-    noun = _NOUN[kind]
+    word = _NOUN[kind]
     if not matches:
         names = [p.name for p in list_plugins(kind)]
         close = suggest(name, names)
         hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
         hint += "See `lightkit plugins list`, or give a full class path."
-        raise PluginNotFound(f"unknown {noun} {name!r}{where}", hint)
+        raise PluginNotFound(f"unknown {word} {name!r}{where}", hint)
     if len(matches) > 1:
         options = ", ".join(f"{p.class_path} (from {p.distribution})" for p in matches)
         raise PluginCollision(
-            f"{noun} name {name!r}{where} is registered by {len(matches)} distributions: "
+            f"{word} name {name!r}{where} is registered by {len(matches)} distributions: "
             + ", ".join(p.distribution for p in matches),
             f"give the full class path instead: {options}; or uninstall one of them.",
         )
@@ -155,7 +193,7 @@ def resolve_target(kind: str, name: str) -> str | None:
     Raises:
         PluginCollision: The name is registered twice.
     """
-    if "." in name or not any(p.name == name for p in list_plugins(kind)):
+    if "." in name or not named(name, kind):
         return None
     return find(kind, name).class_path
 
@@ -173,9 +211,10 @@ def load(plugin: Plugin) -> type:
         obj: Any = importlib.import_module(module_name)
         for part in attr.split(".") if attr else []:
             obj = getattr(obj, part)
-    except Exception as err:  # any error in third-party code must stay contained
+    except (Exception, SystemExit) as err:  # any error in third-party code must stay contained
+        cause = (str(err).strip().splitlines() or [""])[0]
         raise PluginBroken(
-            f"{where} cannot be loaded: {type(err).__name__}: {err}",
+            f"{where} cannot be loaded: {type(err).__name__}: {cause}".rstrip(": "),
             f"fix or reinstall {plugin.distribution}, or uninstall it: pip uninstall {plugin.distribution}",
         ) from err
     base_module, base_name = _BASES[plugin.kind]

@@ -22,7 +22,7 @@ import yaml
 from lightkit import registry
 from lightkit.errors import ConfigError, PluginNotFound
 
-__all__ = ["Selection", "check_selected", "config_files", "install_resolver"]
+__all__ = ["Selection", "check_selected", "config_files", "install_resolver", "kinds_of_class", "selected_names"]
 
 #: command-line keys that take a class, and the plugin kind each one selects
 _FLAG_KINDS: dict[str, str] = {
@@ -45,7 +45,8 @@ class Selection:
     source: str
 
 
-def _kind_of(cls: Any) -> list[str]:
+def kinds_of_class(cls: Any) -> list[str]:
+    """The plugin kinds a class (or a tuple of classes) belongs to; imports Lightning."""
     import lightning.pytorch as pl
 
     classes = cls if isinstance(cls, tuple) else (cls,)
@@ -72,7 +73,7 @@ def install_resolver() -> None:
 
     def resolve_class_path_by_name(cls: Any, name: str) -> str:
         if isinstance(name, str) and "." not in name:
-            for kind in _kind_of(cls):
+            for kind in kinds_of_class(cls):
                 target = registry.resolve_target(kind, name)
                 if target is not None:
                     return target

@@ -1,0 +1,290 @@
+"""``lightkit plugins``: list, show and check the installed plugins.
+
+``list`` reads entry-point metadata only and imports neither torch nor any plugin; ``show``
+imports the one plugin asked about; ``check`` imports every plugin, one at a time, and reports
+each one's fate without letting one failure stop the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, NoReturn
+
+from lightkit import registry
+from lightkit.errors import PluginBroken, PluginError, PluginNotFound, UsageError
+from lightkit.registry import KINDS, Plugin
+
+__all__ = ["main"]
+
+#: kind -> how a user selects a component of that kind on the command line
+_USAGE: dict[str, str] = {
+    "models": "--model {name}",
+    "datamodules": "--data {name}",
+    "callbacks": "--trainer.callbacks+={name}",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`UsageError` instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (lightkit {self.prog.split(' ', 1)[-1]})", f"see `{self.prog} --help`.")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lightkit plugins", description="List, inspect and check the installed plugins.")
+    sub = parser.add_subparsers(dest="action", metavar="{list,show,check}", parser_class=_Parser)
+    listing = sub.add_parser("list", help="Table of every registered plugin; imports none of them.")
+    listing.add_argument("--kind", choices=list(KINDS), help="Only plugins of this kind.")
+    listing.add_argument("--json", action="store_true", help="JSON for scripts instead of a table.")
+    listing.add_argument("--names", action="store_true", help="Only the names, one per line.")
+    show = sub.add_parser("show", help="A plugin's docstring and hyperparameters; imports only that plugin.")
+    show.add_argument("name", help="Short name (as in `plugins list`) or full class path.")
+    show.add_argument("--kind", choices=list(KINDS), help="Which kind, when several kinds share the name.")
+    check = sub.add_parser("check", help="Import every plugin and report whether each one loads.")
+    check.add_argument("--json", action="store_true", help="JSON for scripts instead of a table.")
+    return parser
+
+
+_ACTIONS = ("list", "show", "check")
+
+
+def main(argv: list[str]) -> int:
+    """Run ``lightkit plugins ARGV``; returns the exit code."""
+    argv = list(argv) or ["list"]
+    if not argv[0].startswith("-") and argv[0] not in _ACTIONS:
+        close = registry.suggest(argv[0], list(_ACTIONS), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UsageError(f"unknown plugins command {argv[0]!r}", hint + f"commands are: {', '.join(_ACTIONS)}.")
+    args = _parser().parse_args(argv)
+    try:
+        if args.action == "show":
+            return _show(args.name, args.kind)
+        if args.action == "check":
+            return _check(as_json=args.json)
+        return _list(args.kind, args.json, args.names)
+    except BrokenPipeError:  # `lightkit plugins list | head`: the reader left, which is fine
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+# -- output helpers --------------------------------------------------------------------------------------
+class _Out:
+    """Prints rich renderables; piped output keeps whole lines, without colour or trailing blanks."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.tty = sys.stdout.isatty()
+        self.console = Console(file=sys.stdout, highlight=False) if self.tty else None
+
+    def print(self, *renderables: Any) -> None:
+        if self.console is not None:
+            self.console.print(*renderables)
+            return
+        from rich.console import Console
+
+        plain = Console(width=1000, color_system=None, highlight=False)
+        with plain.capture() as capture:
+            plain.print(*renderables)
+        sys.stdout.write("".join(line.rstrip() + "\n" for line in capture.get().splitlines()))
+
+
+def _console() -> _Out:
+    return _Out()
+
+
+def _table(*columns: str, title: str | None = None) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _text(value: Any, style: str = "") -> Any:
+    from rich.text import Text
+
+    return Text(str(value), style=style)  # plain text: docstrings may hold [brackets]
+
+
+# -- list -------------------------------------------------------------------------------------------------
+def _list(kind: str | None, as_json: bool, names_only: bool) -> int:
+    plugins = registry.list_plugins(kind)
+    if names_only:
+        for name in dict.fromkeys(p.name for p in plugins):
+            print(name)
+        return 0
+    if as_json:
+        fields = ("name", "kind", "distribution", "version", "target")
+        print(json.dumps([{f: getattr(p, f) for f in fields} for p in plugins], indent=2))
+        return 0
+    clashes = registry.collisions(kind)
+    table = _table("name", "kind", "distribution", "version", "target")
+    for p in plugins:
+        clash = (p.kind, p.name) in clashes
+        table.add_row(_text(p.name + (" *" if clash else ""), "bold red" if clash else "bold"),
+                      _text(p.kind), _text(p.distribution), _text(p.version), _text(p.target))
+    console = _console()
+    if not plugins:
+        console.print(f"no plugins{f' of kind {kind}' if kind else ''} are registered.")
+        return 0
+    console.print(table)
+    for (k, name), offers in clashes.items():
+        paths = " or ".join(p.class_path for p in offers)
+        console.print(_text(f"* {registry.noun(k)} {name!r} is offered by {len(offers)} distributions; "
+                            f"select it by full class path: {paths}", "red"))
+    return 0
+
+
+# -- show -------------------------------------------------------------------------------------------------
+def _matches(name: str, kind: str | None) -> list[Plugin]:
+    if "." in name:
+        return [p for p in registry.list_plugins(kind) if p.class_path == name] or [_unregistered(name, kind)]
+    found = registry.named(name, kind)
+    if not found:
+        candidates = sorted({p.name for p in registry.list_plugins(kind)})
+        close = registry.suggest(name, candidates)
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        raise PluginNotFound(f"no plugin is registered as {name!r}", hint + "See `lightkit plugins list`.")
+    by_kind: dict[str, list[Plugin]] = {}
+    for p in found:
+        by_kind.setdefault(p.kind, []).append(p)
+    for k, plugins in by_kind.items():
+        if len(plugins) > 1:
+            registry.find(k, name)  # raises PluginCollision naming both distributions
+    return found
+
+
+def _unregistered(class_path: str, kind: str | None) -> Plugin:
+    """A full class path that no entry point registers: shown all the same, its kind found on import."""
+    module, _, attr = class_path.rpartition(".")
+    target = f"{module}:{attr}"
+    if kind is None:
+        from lightkit.cli.shortnames import kinds_of_class
+
+        try:
+            import importlib
+
+            cls = getattr(importlib.import_module(module), attr)
+        except (Exception, SystemExit) as err:
+            raise PluginBroken(f"cannot import {class_path!r}: {type(err).__name__}: {err}",
+                               "check the class path: package.module.ClassName.") from None
+        kinds = kinds_of_class(cls)
+        if not kinds:
+            raise PluginError(f"{class_path!r} is not a LightningModule, LightningDataModule or Callback subclass")
+        kind = kinds[0]
+    return Plugin(attr, kind, target, "(not registered)", "-")
+
+
+def _describe_type(annotation: Any) -> str:
+    import inspect
+
+    if annotation is inspect.Parameter.empty:
+        return "-"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    text = str(annotation).replace("typing.", "").replace("NoneType", "None")
+    return text.replace("collections.abc.", "")
+
+
+def _describe_default(value: Any) -> str:
+    import inspect
+
+    if value is inspect.Parameter.empty:
+        return "(required)"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _parameters(cls: type) -> list[tuple[str, str, str, str]]:
+    """``(name, type, default, help)`` of every ``__init__`` argument, as the CLI sees them."""
+    from jsonargparse._parameter_resolvers import get_signature_parameters
+
+    from lightkit.data.shape import SHAPE_KEYS
+
+    rows = []
+    for param in get_signature_parameters(cls, None):
+        help_text = " ".join((param.doc or "").split())
+        if param.name in SHAPE_KEYS and param.default is None:
+            help_text = (help_text + " " if help_text else "") + "[set from the data module]"
+        rows.append((param.name, _describe_type(param.annotation), _describe_default(param.default), help_text))
+    return rows
+
+
+def _docstring(cls: type) -> str:
+    """The class docstring without its ``Args:``/``Attributes:`` sections."""
+    import inspect
+
+    doc = inspect.getdoc(cls) or ""
+    try:
+        import docstring_parser
+    except ImportError:  # jsonargparse's optional helper; without it, show the docstring whole
+        return doc
+    parsed = docstring_parser.parse(doc)
+    return "\n\n".join(part for part in (parsed.short_description, parsed.long_description) if part)
+
+
+def _show(name: str, kind: str | None) -> int:
+    console = _console()
+    for i, plugin in enumerate(_matches(name, kind)):
+        cls = registry.load(plugin)
+        if i:
+            console.print()
+        console.print(_text(f"{plugin.name}", "bold"), _text(f"({registry.noun(plugin.kind)}, "
+                      f"{plugin.distribution} {plugin.version})"))
+        console.print(_text(f"target: {plugin.target}"))
+        console.print(_text(f"use:    {_USAGE[plugin.kind].format(name=plugin.name)}"))
+        doc = _docstring(cls)
+        if doc:
+            console.print()
+            console.print(_text(doc))
+        rows = _parameters(cls)
+        console.print()
+        if not rows:
+            console.print("hyperparameters: none")
+            continue
+        table = _table("hyperparameter", "type", "default", "help", title="hyperparameters")
+        for row in rows:
+            table.add_row(_text(row[0], "bold"), *(_text(cell) for cell in row[1:]))
+        console.print(table)
+    return 0
+
+
+# -- check ------------------------------------------------------------------------------------------------
+def _check(as_json: bool) -> int:
+    clashes = registry.collisions()
+    results: list[dict[str, str]] = []
+    for plugin in registry.list_plugins():
+        status, detail = "ok", ""
+        try:
+            registry.load(plugin)
+        except PluginBroken as err:
+            status, detail = "broken", err.message
+        if status == "ok" and (plugin.kind, plugin.name) in clashes:
+            others = [p.distribution for p in clashes[plugin.kind, plugin.name] if p != plugin]
+            status = "clash"
+            detail = f"name also offered by {', '.join(others)}; select it by full class path {plugin.class_path}"
+        results.append({"name": plugin.name, "kind": plugin.kind, "distribution": plugin.distribution,
+                        "version": plugin.version, "status": status, "detail": detail})
+    problems = [r for r in results if r["status"] != "ok"]
+    if as_json:
+        print(json.dumps(results, indent=2))
+        return 1 if problems else 0
+    table = _table("name", "kind", "distribution", "status", "detail")
+    styles = {"ok": "green", "broken": "bold red", "clash": "yellow"}
+    for r in results:
+        table.add_row(_text(r["name"], "bold"), _text(r["kind"]), _text(f"{r['distribution']} {r['version']}"),
+                      _text(r["status"], styles[r["status"]]), _text(r["detail"]))
+    console = _console()
+    console.print(table)
+    if problems:
+        console.print(_text(f"{len(problems)} of {len(results)} plugins have problems; the others work.", "red"))
+        return 1
+    console.print(f"all {len(results)} plugins load and are the right kind of class.")
+    return 0
