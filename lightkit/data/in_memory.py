@@ -8,6 +8,7 @@ import lightning.pytorch as pl
 from torch import Tensor
 
 from lightkit.data.tensor_loader import TensorBatchLoader
+from lightkit.errors import ConfigError
 
 __all__ = ["InMemoryDataModule"]
 
@@ -20,7 +21,9 @@ class InMemoryDataModule(pl.LightningDataModule):
     Subclasses implement :meth:`build_splits`, returning ``{"train": {...}, "val": {...}, ...}``
     where each split maps names (``x``, ``y``, ...) to tensors with one row per sample. Batches
     then arrive in ``training_step`` as dicts of those names. Shuffling, batching and sharding
-    across DDP ranks are handled here with :class:`~lightkit.data.tensor_loader.TensorBatchLoader`.
+    across DDP ranks are handled here with :class:`~lightkit.data.tensor_loader.TensorBatchLoader`:
+    no per-row ``__getitem__``, no collate, no worker processes. Validation, test and predict
+    batches are views of the split tensors; models should not change a batch in place.
 
     Args:
         batch_size: Rows per training batch.
@@ -30,6 +33,12 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     def __init__(self, batch_size: int = 64, eval_batch_size: int | None = None, seed: int = 42) -> None:
         super().__init__()
+        for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+            if value is not None and value < 1:
+                raise ConfigError(
+                    f"data.{name} must be at least 1, got {value}",
+                    f"pass a positive number of rows per batch, e.g. --data.{name} 256.",
+                )
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed

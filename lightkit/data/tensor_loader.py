@@ -1,10 +1,25 @@
 """Batches sliced from in-memory tensors: no per-sample ``__getitem__``, no collate.
 
 ``TensorBatchLoader`` is what a ``DataLoader(TensorDataset(...), shuffle=True)`` does, minus its
-per-row work: one permutation per epoch, then each batch is a single ``index_select`` per tensor.
-On a table of 200k rows it is an order of magnitude faster than the DataLoader (see
-``benchmarks/``). It is rank-aware: under DDP each process gets its own equal-sized shard, the
-way ``DistributedSampler`` pads and splits.
+per-row work: one permutation per epoch, then each batch is a single ``index_select`` per tensor,
+where the DataLoader calls ``__getitem__`` once per row and collates the rows back into a batch.
+Without shuffling (validation, test, predict) batches are slices: views of the tensors, no copy.
+It is rank-aware: under DDP each process gets its own equal-sized shard, the way
+``DistributedSampler`` pads and splits. Timings against the DataLoader are in docs/benchmarks.md.
+
+Use it in any ``LightningDataModule`` (or use :class:`~lightkit.data.in_memory.InMemoryDataModule`,
+which does this for you)::
+
+    def train_dataloader(self):
+        return TensorBatchLoader(
+            {"x": self.x_train, "y": self.y_train},
+            batch_size=self.batch_size,
+            shuffle=True,
+            seed=self.seed,
+            epoch_fn=lambda: self.trainer.current_epoch,
+            rank=self.trainer.global_rank,
+            world_size=self.trainer.world_size,
+        )
 """
 
 from __future__ import annotations
@@ -20,6 +35,10 @@ __all__ = ["TensorBatchLoader"]
 
 class TensorBatchLoader:
     """An iterable of dict batches cut from tensors that share their first dimension.
+
+    Each iteration is one epoch. With ``shuffle``, the order of epoch ``e`` is a permutation drawn
+    from ``seed + e``, and each batch is a new tensor. Without it, batches are views of the given
+    tensors in order: a ``training_step`` that changes its batch in place changes the data.
 
     Args:
         tensors: Name -> tensor; every tensor has one row per sample.
@@ -46,11 +65,13 @@ class TensorBatchLoader:
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        lengths = {len(t) for t in tensors.values()}
-        if len(lengths) > 1:
-            raise ValueError(f"all tensors need the same number of rows, got {sorted(lengths)}")
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, world_size), got rank {rank} of world_size {world_size}")
+        lengths = {name: len(t) for name, t in tensors.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"all tensors need the same number of rows, got {lengths}")
         self.tensors = dict(tensors)
-        self.num_rows = lengths.pop() if lengths else 0
+        self.num_rows = next(iter(lengths.values()), 0)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
@@ -82,7 +103,7 @@ class TensorBatchLoader:
         if self.world_size > 1:
             total = self.rows_per_rank * self.world_size
             if total > self.num_rows:  # pad by wrapping around, as DistributedSampler does
-                order = torch.cat([order, order[: total - self.num_rows]])
+                order = order.repeat(math.ceil(total / self.num_rows))[:total]
             order = order[self.rank : total : self.world_size]
         return order
 

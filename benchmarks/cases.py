@@ -1,0 +1,227 @@
+"""The benchmark cases of issue #5, group by group, as commands to run.
+
+Groups (each is measured interleaved, see :mod:`benchmarks.measure`):
+
+* ``startup``: ``lightkit --help``, ``plugins list``, ``fit --help`` and ``fit --print_config``,
+  next to a bare interpreter, the jsonargparse+rich+importlib.metadata floor,
+  ``import lightning.pytorch`` and a plain LightningCLI script.
+* ``discovery``: ``plugins list`` and ``fit --print_config`` with 0, 20 and 200 extra plugin
+  distributions on ``PYTHONPATH``.
+* ``fit``: ``TabularMLP`` through ``lightkit fit`` on a CSV table, next to plain Lightning with
+  ``TensorDataset`` + ``DataLoader(shuffle=True)`` and a hand-written PyTorch loop.
+* ``predict``: the same three, predicting every row of the table and writing a CSV.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.fake_plugins import write_fake_plugins
+from benchmarks.measure import Case
+from benchmarks.table import write_table
+
+__all__ = ["GROUPS", "Settings", "build_cases", "lightkit_command", "plugins_command_available"]
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+GROUPS = ("startup", "discovery", "fit", "predict")
+
+#: the model and data selected for the ``--print_config`` cases
+PRINT_CONFIG = ["fit", "--model", "TabularMLP", "--data", "SklearnDataModule", "--print_config"]
+PLAIN_PRINT_CONFIG = [
+    "fit",
+    "--model",
+    "lightkit.components.tabular_mlp.TabularMLP",
+    "--data",
+    "lightkit.components.sklearn_data.SklearnDataModule",
+    "--print_config",
+]
+STOPWATCH = "--trainer.callbacks+=benchmarks.stopwatch.Stopwatch"
+
+
+@dataclass
+class Settings:
+    """Sizes of one benchmark run.
+
+    Attributes:
+        workdir: Where tables, plugins, runs, checkpoints and logs go.
+        rows: Rows of the table.
+        epochs: Training epochs.
+        batch_size: Training batch size (evaluation and prediction use four times as many rows).
+        val_fraction: Rows held out for validation.
+        plugin_counts: Extra plugin distributions for the discovery cases.
+        smoke: The quick check of the test suite: leaves out the cases that only repeat what others
+            already exercise (start-up and discovery cases that import Lightning, plain-Lightning
+            prediction) and the what-if case.
+        what_if: Include the fit case that measures a proposed change (not a lightkit result).
+    """
+
+    workdir: Path
+    rows: int = 200_000
+    epochs: int = 3
+    batch_size: int = 256
+    val_fraction: float = 0.2
+    plugin_counts: tuple[int, ...] = (0, 20, 200)
+    smoke: bool = False
+    what_if: bool = True
+
+    @property
+    def table(self) -> Path:
+        return self.workdir / f"table_{self.rows}x32.csv"
+
+    @property
+    def train_rows(self) -> int:
+        return self.rows - int(round(self.rows * self.val_fraction))
+
+
+def lightkit_command() -> list[str]:
+    """The ``lightkit`` console script next to this interpreter, else ``python -m lightkit``."""
+    script = Path(sys.executable).parent / "lightkit"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "lightkit"]
+
+
+def plugins_command_available() -> bool:
+    """Whether this lightkit has ``lightkit plugins`` (it is built separately)."""
+    return importlib.util.find_spec("lightkit.cli.plugins") is not None
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def startup_cases(settings: Settings) -> list[Case]:
+    lk = lightkit_command()
+    cases = [
+        Case("startup.python", "python -c pass (interpreter floor)", _python("-c", "pass")),
+        Case(
+            "startup.deps_floor",
+            "import jsonargparse, rich, importlib.metadata (floor)",
+            _python("-c", "import jsonargparse, rich, importlib.metadata"),
+        ),
+        Case("startup.lightkit_help", "lightkit --help", [*lk, "--help"]),
+    ]
+    if plugins_command_available():
+        cases.append(Case("startup.plugins_list", "lightkit plugins list", [*lk, "plugins", "list"]))
+    if not settings.smoke:
+        plain = str(HERE / "plain_cli.py")
+        cases += [
+            Case("startup.import_lightning", 'python -c "import lightning.pytorch"', _python("-c", "import lightning.pytorch")),
+            Case("startup.fit_help", "lightkit fit --help", [*lk, "fit", "--help"]),
+            Case("startup.plain_fit_help", "plain LightningCLI: fit --help", _python(plain, "fit", "--help")),
+            Case("startup.print_config", "lightkit fit --model --data --print_config", [*lk, *PRINT_CONFIG]),
+            Case(
+                "startup.plain_print_config",
+                "plain LightningCLI: fit --model --data --print_config",
+                _python(plain, *PLAIN_PRINT_CONFIG),
+            ),
+        ]
+    return cases
+
+
+def discovery_cases(settings: Settings) -> list[Case]:
+    lk = lightkit_command()
+    cases = []
+    for count in settings.plugin_counts:
+        directory = write_fake_plugins(settings.workdir / f"plugins_{count}", count)
+        env = {"PYTHONPATH": f"{directory}:{REPO}"}
+        if plugins_command_available():
+            cases.append(
+                Case(f"discovery.plugins_list.{count}", f"lightkit plugins list, {count} extra plugins", [*lk, "plugins", "list"], env)
+            )
+        if not settings.smoke:
+            label = f"lightkit fit --print_config, {count} extra plugins"
+            cases.append(Case(f"discovery.print_config.{count}", label, [*lk, *PRINT_CONFIG], env))
+    return cases
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def lightkit_fit_argv(settings: Settings, model: str, run_name: str) -> list[str]:
+    """``lightkit fit`` of ``model`` on the benchmark table, timed by the Stopwatch callback."""
+    return [
+        *lightkit_command(),
+        "fit",
+        "--model", model,
+        "--data", "CSVDataModule",
+        "--data.path", str(settings.table),
+        "--data.target", "y",
+        "--data.val_fraction", str(settings.val_fraction),
+        "--data.test_fraction", "0",
+        "--data.batch_size", str(settings.batch_size),
+        "--trainer.max_epochs", str(settings.epochs),
+        "--seed_everything", "42",
+        "--run.root", str(settings.workdir / "runs"),
+        "--run.name", run_name,
+        STOPWATCH,
+    ]  # fmt: skip
+
+
+def _reference_argv(settings: Settings, script: str, mode: str, model_file: str) -> list[str]:
+    argv = _python(str(HERE / script), mode, str(settings.table), str(settings.workdir / model_file))
+    argv += ["--epochs", str(settings.epochs), "--batch-size", str(settings.batch_size)]
+    return argv + ["--val-fraction", str(settings.val_fraction)]
+
+
+def fit_cases(settings: Settings) -> list[Case]:
+    write_table(settings.table, settings.rows)
+    runs = settings.workdir / "runs"
+    cases = [
+        Case(
+            "fit.lightkit",
+            "lightkit fit (TabularMLP, CSVDataModule)",
+            lightkit_fit_argv(settings, "TabularMLP", "lightkit-fit"),
+            before=lambda _: _remove(runs / "lightkit-fit"),
+        ),
+        Case(
+            "fit.plain_lightning",
+            "plain Lightning, TensorDataset + DataLoader(shuffle=True)",
+            _reference_argv(settings, "plain_lightning.py", "fit", "plain_lightning.pt"),
+        ),
+        Case("fit.hand_loop", "hand-written PyTorch loop", _reference_argv(settings, "hand_loop.py", "fit", "hand_loop.pt")),
+    ]
+    if settings.what_if and not settings.smoke:
+        cases.append(
+            Case(
+                "fit.what_if_epoch_metrics",
+                "what-if: lightkit fit, metrics logged once per epoch",
+                lightkit_fit_argv(settings, "benchmarks.epoch_metrics_mlp.EpochMetricsMLP", "what-if-fit"),
+                before=lambda _: _remove(runs / "what-if-fit"),
+            )
+        )
+    return cases
+
+
+def predict_cases(settings: Settings) -> list[Case]:
+    """Prediction over every row; needs the checkpoints the ``fit`` group left behind."""
+    lk = lightkit_command()
+    out = settings.workdir
+    argv = [*lk, "predict", "--ckpt_path", str(out / "runs" / "lightkit-fit"), "--data.path", str(settings.table)]
+    argv += ["--run.output", str(out / "predictions_lightkit.csv"), STOPWATCH]
+    plain = _reference_argv(settings, "plain_lightning.py", "predict", "plain_lightning.pt")
+    hand = _reference_argv(settings, "hand_loop.py", "predict", "hand_loop.pt")
+    cases = [Case("predict.lightkit", "lightkit predict (writes predictions.csv)", argv)]
+    if not settings.smoke:
+        label = "plain Lightning predict + pandas to_csv"
+        cases.append(Case("predict.plain_lightning", label, [*plain, "--output", str(out / "predictions_plain_lightning.csv")]))
+    label = "hand-written loop + pandas to_csv"
+    cases.append(Case("predict.hand_loop", label, [*hand, "--output", str(out / "predictions_hand_loop.csv")]))
+    return cases
+
+
+def build_cases(group: str, settings: Settings) -> list[Case]:
+    """The cases of one group."""
+    return {
+        "startup": startup_cases,
+        "discovery": discovery_cases,
+        "fit": fit_cases,
+        "predict": predict_cases,
+    }[group](settings)

@@ -1,0 +1,140 @@
+"""The outputs of a benchmark run: the machine description, the console table, results.json and
+the generated section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks.targets import Row
+
+__all__ = ["BEGIN", "END", "console_table", "machine", "markdown_section", "update_docs", "write_results"]
+
+BEGIN = "<!-- benchmark-results:begin (written by benchmarks/run.py; edits here are overwritten) -->"
+END = "<!-- benchmark-results:end -->"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_gib": _memory_gib(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {d: _version(d) for d in ("torch", "lightning", "jsonargparse", "torchmetrics", "lightkit")},
+        "load_average_at_start": [round(x, 2) for x in load] if load else None,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "MB":
+        return f"{value:.0f} MB"
+    return f"{value:.3f} s" if value < 10 else f"{value:.2f} s"
+
+
+def _met(met: bool | None) -> str:
+    return {True: "yes", False: "**no**", None: ""}[met]
+
+
+def console_table(rows: list[Row]) -> str:
+    """The table as plain text."""
+    lines = [f"{'group':<10} {'case':<62} {'median':>10} {'ratio':>7}  {'target':<20} met"]
+    for r in rows:
+        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else ""
+        met = {True: "yes", False: "NO", None: ""}[r.met]
+        lines.append(f"{r.group:<10} {r.case:<62} {_fmt(r.value, r.unit):>10} {ratio:>7}  {r.target:<20} {met}")
+        if r.note:
+            lines.append(f"{'':<10}   {r.note}")
+    return "\n".join(lines)
+
+
+def markdown_section(rows: list[Row], info: dict[str, Any]) -> str:
+    """The generated part of docs/benchmarks.md: settings, machine and the table."""
+    m, s = info["machine"], info["settings"]
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
+    load = m.get("load_average_at_start")
+    load_end = info.get("load_average_at_end")
+    lines = [
+        f"Measured {m['date']} with `{info['command']}` ({info['elapsed_s'] / 60:.1f} min).",
+        "",
+        f"- **Machine:** {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['platform']}; "
+        f"Python {m['python']}; {versions}.",
+        f"- **Load:** 1/5/15-minute load average {load} at the start and {load_end} at the end "
+        "(the machine is shared; cases alternate so that load changes hit all of them alike).",
+        f"- **Accelerator:** {info['accelerator']}.",
+        f"- **Settings:** {s['repeats']} samples per case (medians shown), torch threads {s['threads']}; "
+        f"table {s['rows']:,} rows x 32 features, binary target; {s['epochs']} epochs, batch size "
+        f"{s['batch_size']} (evaluation and prediction {4 * s['batch_size']}), "
+        f"validation fraction {s['val_fraction']}; extra plugins {list(s['plugin_counts'])}.",
+        "",
+        "| Group | Case | Median | Compared with | Ratio | Target | Met | Notes |",
+        "|---|---|---:|---|---:|---|---|---|",
+    ]
+    for r in rows:
+        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else ""
+        lines.append(
+            f"| {r.group} | {r.case} | {_fmt(r.value, r.unit)} | {r.reference} | {ratio} | {r.target} | "
+            f"{_met(r.met)} | {r.note} |"
+        )
+    failures = info.get("failures") or {}
+    if failures:
+        lines += ["", "Cases that failed:", ""]
+        lines += [f"- `{key}`: {msg.splitlines()[0]}" for key, msg in failures.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(path: Path, payload: dict[str, Any]) -> None:
+    """Write results.json."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def update_docs(path: Path, section: str) -> None:
+    """Replace the generated section of ``path`` (between the markers); create the file if missing."""
+    block = f"{BEGIN}\n{section}{END}"
+    if path.exists() and BEGIN.split(" (")[0] in path.read_text():
+        text = path.read_text()
+        pattern = re.compile(re.escape(BEGIN.split(" (")[0]) + r".*?" + re.escape(END), re.DOTALL)
+        text = pattern.sub(lambda _: block, text, count=1)
+    else:
+        text = f"# Benchmarks\n\n{block}\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
