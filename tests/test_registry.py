@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+from pathlib import Path
+
 import pytest
 
 from lightkit import registry
@@ -67,3 +71,73 @@ def test_resolve_target_reads_metadata_only():
     assert registry.resolve_target("models", "TabularMLP") == "lightkit.components.tabular_mlp.TabularMLP"
     assert registry.resolve_target("models", "a.dotted.Path") is None
     assert registry.resolve_target("models", "Nope") is None
+
+
+# -- real (fake) distributions on sys.path: discovery reads their metadata and nothing else ----------
+FAKES = Path(__file__).parent / "fixtures" / "plugins"
+FAKE_MODULES = ("lightkit_fake_broken", "lightkit_fake_wrongkind", "lightkit_fake_slow", "lightkit_clash_a",
+                "lightkit_clash_b")
+
+
+@pytest.fixture
+def fake_plugins():
+    """Put fake distributions from tests/fixtures/plugins/<name> on sys.path, as `pip install` would."""
+    added: list[str] = []
+
+    def install(*names: str) -> None:
+        for name in names:
+            added.append(str(FAKES / name))
+            sys.path.insert(0, added[-1])
+        importlib.invalidate_caches()
+        registry.refresh()
+
+    yield install
+    for path in added:
+        sys.path.remove(path)
+    for module in FAKE_MODULES:
+        sys.modules.pop(module, None)
+    importlib.invalidate_caches()
+    registry.refresh()
+
+
+def test_discovery_names_distribution_and_version_without_importing(fake_plugins):
+    fake_plugins("broken", "slow", "clash")
+    found = {(p.kind, p.name, p.distribution, p.version) for p in registry.list_plugins()}
+    assert ("models", "SlowNet", "lightkit-fake-slow", "0.1") in found
+    assert ("callbacks", "BrokenCallback", "lightkit-fake-broken", "0.1") in found
+    assert ("models", "TwinNet", "lightkit-clash-b", "2.0") in found
+    assert not any(m in sys.modules for m in FAKE_MODULES)
+
+
+def test_models_are_listed_first_then_data_then_callbacks(fake_plugins):
+    fake_plugins("broken")
+    kinds = [p.kind for p in registry.list_plugins()]
+    assert kinds == sorted(kinds, key=["models", "datamodules", "callbacks"].index)
+
+
+def test_collisions_are_reported_per_kind_and_name(fake_plugins):
+    fake_plugins("clash")
+    clashes = registry.collisions()
+    assert list(clashes) == [("models", "TwinNet")]
+    assert {p.distribution for p in clashes["models", "TwinNet"]} == {"lightkit-clash-a", "lightkit-clash-b"}
+    assert registry.collisions("callbacks") == {}
+
+
+def test_loading_one_plugin_imports_only_its_module(fake_plugins):
+    fake_plugins("broken", "slow", "clash")
+    registry.load(registry.find("models", "TabularMLP"))
+    assert not any(m in sys.modules for m in FAKE_MODULES)
+    with pytest.raises(PluginBroken) as info:
+        registry.load(registry.find("models", "BrokenNet"))
+    assert "lightkit-fake-broken 0.1" in info.value.message
+    assert "No module named 'a_dependency_that_is_not_installed'" in info.value.message
+    assert "lightkit_fake_slow" not in sys.modules
+
+
+def test_a_plugin_that_exits_on_import_is_contained(extra_plugins, tmp_path: Path, monkeypatch):
+    (tmp_path / "exits_on_import.py").write_text("import sys\nsys.exit('cannot run here')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugin = fake("Quitter", "models", "exits_on_import:Model", dist="quitter")
+    extra_plugins(plugin)
+    with pytest.raises(PluginBroken, match="quitter 1.0 cannot be loaded: SystemExit: cannot run here"):
+        registry.load(plugin)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
 
+import pytest
 from conftest import FAST
+
+from lightkit import registry
 
 DEMO = ("--model", "lightning.pytorch.demos.boring_classes.DemoModel",
         "--data", "lightning.pytorch.demos.boring_classes.BoringDataModule")
@@ -63,3 +68,103 @@ def test_unknown_name_in_a_config_names_the_file(lightkit, workdir: Path):
     result = lightkit("fit", "--config", str(config), "--model", "TabularMLP")
     assert result.code == 2
     assert "bad.yaml" in result.err and "SklearnDataModule" in result.err
+
+
+# -- installed plugins that are broken, slow or clashing: isolation through the CLI ------------------
+FAKES = Path(__file__).parent / "fixtures" / "plugins"
+FAKE_MODULES = ("lightkit_fake_broken", "lightkit_fake_wrongkind", "lightkit_fake_slow", "lightkit_clash_a",
+                "lightkit_clash_b")
+IRIS = ("--data", "SklearnDataModule", "--data.dataset", "iris")
+
+
+@pytest.fixture
+def fake_plugins():
+    """Put fake distributions from tests/fixtures/plugins/<name> on sys.path, as `pip install` would."""
+    added: list[str] = []
+
+    def install(*names: str) -> None:
+        for name in names:
+            added.append(str(FAKES / name))
+            sys.path.insert(0, added[-1])
+        importlib.invalidate_caches()
+        registry.refresh()
+
+    yield install
+    for path in added:
+        sys.path.remove(path)
+    for module in FAKE_MODULES:
+        sys.modules.pop(module, None)
+    importlib.invalidate_caches()
+    registry.refresh()
+
+
+def test_broken_and_slow_plugins_change_nothing_for_users_who_do_not_select_them(lightkit, fake_plugins):
+    fake_plugins("broken", "slow", "clash")
+    result = lightkit("fit", "--model", "TabularMLP", *IRIS, "--trainer.callbacks+=EarlyStopping",
+                      "--trainer.callbacks.monitor=val_loss", *FAST)
+    assert result.code == 0, result.err
+    assert not [m for m in FAKE_MODULES if m in sys.modules]
+
+
+def test_selecting_a_plugin_that_fails_to_import_is_one_short_message(lightkit, fake_plugins):
+    fake_plugins("broken")
+    result = lightkit("fit", "--model", "BrokenNet", *IRIS, *FAST)
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert lines[0] == (
+        "error: model 'BrokenNet' from lightkit-fake-broken 0.1 cannot be loaded: "
+        "ModuleNotFoundError: No module named 'a_dependency_that_is_not_installed'"
+    )
+    assert len(lines) == 2 and lines[1].startswith("hint: ") and "pip uninstall lightkit-fake-broken" in lines[1]
+
+
+def test_a_broken_callback_selected_in_a_config_names_its_distribution(lightkit, fake_plugins, workdir: Path):
+    fake_plugins("broken")
+    (workdir / "c.yaml").write_text("trainer:\n  callbacks:\n    - class_path: BrokenCallback\n")
+    result = lightkit("fit", "--config", "c.yaml", "--model", "TabularMLP", *IRIS, *FAST)
+    assert result.code == 2
+    assert "callback 'BrokenCallback' from lightkit-fake-broken 0.1 cannot be loaded" in result.err
+    assert len(result.err.strip().splitlines()) == 2
+
+
+def test_a_plugin_of_the_wrong_kind_is_refused_by_name(lightkit, fake_plugins):
+    fake_plugins("broken")
+    result = lightkit("fit", "--model", "NotAModel", *IRIS, *FAST)
+    assert result.code == 2
+    assert "lightkit-fake-broken" in result.err and "not a LightningModule subclass" in result.err
+    assert len(result.err.strip().splitlines()) == 2
+
+
+def test_a_name_offered_twice_is_an_error_that_shows_how_to_choose(lightkit, fake_plugins):
+    fake_plugins("clash")
+    result = lightkit("fit", "--model", "TwinNet", "--data", "lightning.pytorch.demos.boring_classes.BoringDataModule",
+                      *FAST)
+    assert result.code == 2
+    assert "'TwinNet' (from --model) is registered by 2 distributions: lightkit-clash-a, lightkit-clash-b" in result.err
+    assert "lightkit_clash_a.TwinNet" in result.err and "lightkit_clash_b.TwinNet" in result.err
+    assert len(result.err.strip().splitlines()) == 2
+
+
+def test_a_full_class_path_always_works_despite_a_clash(lightkit, fake_plugins):
+    fake_plugins("clash")
+    result = lightkit("fit", "--model", "lightkit_clash_b.TwinNet",
+                      "--data", "lightning.pytorch.demos.boring_classes.BoringDataModule", *FAST)
+    assert result.code == 0, result.err
+    assert "lightkit_clash_b" in sys.modules and "lightkit_clash_a" not in sys.modules
+
+
+def test_a_clash_in_a_config_names_the_file(lightkit, fake_plugins, workdir: Path):
+    fake_plugins("clash")
+    (workdir / "twin.yaml").write_text("model:\n  class_path: TwinNet\n")
+    result = lightkit("fit", "--config", "twin.yaml", "--data", "lightning.pytorch.demos.boring_classes.BoringDataModule")
+    assert result.code == 2
+    assert "twin.yaml" in result.err and "lightkit-clash-a" in result.err and "lightkit-clash-b" in result.err
+
+
+def test_did_you_mean_includes_installed_plugins(lightkit, fake_plugins):
+    fake_plugins("slow")
+    result = lightkit("fit", "--model", "SlowNt", *IRIS)
+    assert result.code == 2
+    assert "did you mean 'SlowNet'" in result.err
+    assert len(result.err.strip().splitlines()) <= 3
+    assert "lightkit_fake_slow" not in sys.modules

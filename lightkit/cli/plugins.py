@@ -183,14 +183,26 @@ def _unregistered(class_path: str, kind: str | None) -> Plugin:
 
 
 def _describe_type(annotation: Any) -> str:
+    """A type as a user writes it: ``int | None``, ``list[int]``, ``Literal['a', 'b']``."""
     import inspect
+    import types
+    import typing
 
     if annotation is inspect.Parameter.empty:
         return "-"
+    if annotation is None or annotation is type(None):
+        return "None"
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_describe_type(a) for a in args)
+    if origin is typing.Literal:
+        return f"Literal[{', '.join(repr(a) for a in args)}]"
+    if origin is not None and args:
+        name = getattr(origin, "__name__", None) or str(origin).replace("typing.", "")
+        return f"{name}[{', '.join(_describe_type(a) for a in args)}]"
     if isinstance(annotation, type):
         return annotation.__name__
-    text = str(annotation).replace("typing.", "").replace("NoneType", "None")
-    return text.replace("collections.abc.", "")
+    return str(annotation).replace("typing.", "").replace("collections.abc.", "")
 
 
 def _describe_default(value: Any) -> str:
@@ -210,8 +222,8 @@ def _parameters(cls: type) -> list[tuple[str, str, str, str]]:
 
     rows = []
     for param in get_signature_parameters(cls, None):
-        help_text = " ".join((param.doc or "").split())
-        if param.name in SHAPE_KEYS and param.default is None:
+        help_text = " ".join((param.doc or "").split()).replace("``", "`")
+        if param.name in SHAPE_KEYS and param.default is None and "data module" not in help_text:
             help_text = (help_text + " " if help_text else "") + "[set from the data module]"
         rows.append((param.name, _describe_type(param.annotation), _describe_default(param.default), help_text))
     return rows
@@ -227,7 +239,8 @@ def _docstring(cls: type) -> str:
     except ImportError:  # jsonargparse's optional helper; without it, show the docstring whole
         return doc
     parsed = docstring_parser.parse(doc)
-    return "\n\n".join(part for part in (parsed.short_description, parsed.long_description) if part)
+    text = "\n\n".join(part for part in (parsed.short_description, parsed.long_description) if part)
+    return text.replace("``", "`")
 
 
 def _show(name: str, kind: str | None) -> int:
@@ -249,7 +262,7 @@ def _show(name: str, kind: str | None) -> int:
         if not rows:
             console.print("hyperparameters: none")
             continue
-        table = _table("hyperparameter", "type", "default", "help", title="hyperparameters")
+        table = _table("hyperparameter", "type", "default", "help")
         for row in rows:
             table.add_row(_text(row[0], "bold"), *(_text(cell) for cell in row[1:]))
         console.print(table)
@@ -265,7 +278,8 @@ def _check(as_json: bool) -> int:
         try:
             registry.load(plugin)
         except PluginBroken as err:
-            status, detail = "broken", err.message
+            where = f"{registry.noun(plugin.kind)} {plugin.name!r} from {plugin.distribution} {plugin.version} "
+            status, detail = "broken", err.message.removeprefix(where)
         if status == "ok" and (plugin.kind, plugin.name) in clashes:
             others = [p.distribution for p in clashes[plugin.kind, plugin.name] if p != plugin]
             status = "clash"
