@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import os
 import pickle
-import zipfile
+import re
 from pathlib import Path
 from typing import Any
 
 from lightkit.errors import CheckpointError
 from lightkit.runs import find_latest_run
 
-__all__ = ["CONFIG_KEY", "checkpoint_config", "load_checkpoint", "resolve_ckpt_path", "run_dir_of", "unsafe_load"]
+__all__ = [
+    "CONFIG_KEY",
+    "checkpoint_config",
+    "explain_state_dict_mismatch",
+    "load_checkpoint",
+    "resolve_ckpt_path",
+    "run_dir_of",
+    "unsafe_load",
+]
 
 #: the key under which lightkit stores its own record inside a checkpoint
 CONFIG_KEY = "lightkit"
@@ -76,6 +84,9 @@ def resolve_ckpt_path(value: str, runs_root: str | Path, run_name: str | None = 
 
 
 def _previous_good(path: Path) -> str:
+    """Offer the newest other checkpoint of the same run that loads, for a corrupt one."""
+    if run_dir_of(path) is None:
+        return "re-create it, or give another checkpoint."
     others = [p for p in sorted(path.parent.glob("*.ckpt"), key=os.path.getmtime, reverse=True) if p != path]
     for other in others:
         try:
@@ -83,7 +94,7 @@ def _previous_good(path: Path) -> str:
         except Exception:  # noqa: BLE001 - a bad neighbour is simply not offered
             continue
         return f"the previous good checkpoint is {str(other)!r}: pass it with --ckpt_path."
-    return "re-create it, or resume from an earlier checkpoint."
+    return "no other checkpoint of that run loads; train again."
 
 
 def _torch_load(path: Path, weights_only: bool) -> dict[str, Any]:
@@ -92,26 +103,40 @@ def _torch_load(path: Path, weights_only: bool) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=weights_only)
 
 
+def _first_sentence(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    text = text.split(". ", 1)[0][:100] if text else ""
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint onto the CPU, refusing pickled code unless :func:`unsafe_load` says otherwise."""
+    """Load a checkpoint onto the CPU, refusing pickled code unless :func:`unsafe_load` says otherwise.
+
+    Raises:
+        CheckpointError: The file carries pickled code (and ``LIGHTKIT_UNSAFE_LOAD`` is not set),
+            is truncated or corrupt (the hint offers the run's previous good checkpoint), or is
+            not a Lightning checkpoint.
+    """
     path = Path(path)
     weights_only = not unsafe_load()
     try:
         checkpoint = _torch_load(path, weights_only)
     except pickle.UnpicklingError as err:
         if weights_only and "weights only load failed" in str(err).lower():
-            detail = next((line.strip() for line in str(err).splitlines() if "GLOBAL" in line), "")
             raise CheckpointError(
                 f"refusing to load {str(path)!r}: it contains pickled code, not only weights"
-                + (f" ({detail})" if detail else ""),
-                "only if you trust the file's author, set LIGHTKIT_UNSAFE_LOAD=1 to load it anyway "
-                "(see docs/reliability.md).",
+                + (f" ({detail})" if (detail := _unsafe_global(str(err))) else ""),
+                "nothing in it was run. Only if you trust the file's author, set LIGHTKIT_UNSAFE_LOAD=1 "
+                "to load it anyway (see docs/reliability.md).",
             ) from None
-        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt: {err}", _previous_good(path)) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise CheckpointError(
-            f"checkpoint {str(path)!r} is truncated or corrupt ({reason})", _previous_good(path)
+            f"checkpoint {str(path)!r} is corrupt ({_first_sentence(err)})", _previous_good(path)
+        ) from None
+    except Exception as err:  # noqa: BLE001 - torch reports damage as many types (OSError, KeyError, ...)
+        size = path.stat().st_size if path.exists() else 0
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is truncated or corrupt ({size} bytes; {_first_sentence(err)})",
+            _previous_good(path),
         ) from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CheckpointError(
@@ -119,6 +144,44 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             "give a .ckpt file written by `lightkit fit` or a Lightning Trainer.",
         )
     return checkpoint
+
+
+def _unsafe_global(text: str) -> str:
+    """The global the weights-only unpickler refused, e.g. ``posix.system``."""
+    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text) or re.search(r"GLOBAL ([\w.]+)", text)
+    return f"it asks for {match.group(1)}" if match else ""
+
+
+def explain_state_dict_mismatch(text: str, ckpt_path: str | None) -> CheckpointError:
+    """A short error for ``load_state_dict`` failing: the checkpoint is from another model.
+
+    Args:
+        text: The ``RuntimeError`` message of ``Module.load_state_dict``.
+        ckpt_path: ``--ckpt_path`` as given, for the message.
+    """
+    owner = re.search(r"loading state_dict for (\w+)", text)
+    shapes = re.findall(
+        r"size mismatch for ([\w.]+): copying a param with shape torch\.Size\((\[[^\]]*\])\) from checkpoint, "
+        r"the shape in current model is torch\.Size\((\[[^\]]*\])\)",
+        text,
+    )
+    missing = re.search(r"Missing key\(s\) in state_dict: (.*?)\.\s*$", text, flags=re.M)
+    unexpected = re.search(r"Unexpected key\(s\) in state_dict: (.*?)\.\s*$", text, flags=re.M)
+    parts = []
+    if shapes:
+        name, theirs, ours = shapes[0]
+        parts.append(f"{len(shapes)} tensors differ in shape, e.g. {name}: {theirs} in the checkpoint, {ours} in the model")
+    for label, match in (("missing", missing), ("unexpected", unexpected)):
+        if match:
+            keys = re.findall(r'"([^"]+)"', match.group(1))
+            parts.append(f"{len(keys)} {label} keys (e.g. {keys[0]})" if keys else f"{label} keys")
+    where = f" {ckpt_path!r}" if ckpt_path else ""
+    model = owner.group(1) if owner else "the model"
+    return CheckpointError(
+        f"checkpoint{where} does not fit {model}: " + ("; ".join(parts) or "its weights have other names or shapes"),
+        "it was trained with another model or other data. Drop the overrides that change the "
+        "architecture (see 'changed against the checkpoint' above), or use the matching checkpoint.",
+    )
 
 
 def checkpoint_config(checkpoint: dict[str, Any]) -> str | None:

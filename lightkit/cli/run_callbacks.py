@@ -66,19 +66,39 @@ class RunRecorder(pl.Callback):
         """Store the resolved config and versions in the checkpoint (plain strings and numbers)."""
         checkpoint[CONFIG_KEY] = {"config": self.config_yaml, "versions": dict(self.versions)}
 
+    def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor) -> None:
+        """Stop at the first non-finite loss, before it reaches the weights or any checkpoint."""
+        _check_loss(trainer, loss, self.run_dir)
+
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        """Stop at the first non-finite loss, before it is saved anywhere."""
+        """The same check for a loss that never went through ``backward`` (manual optimisation)."""
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if isinstance(loss, torch.Tensor) and not torch.isfinite(loss).all():
-            kept = f"; the last good checkpoint is kept in {self.run_dir / 'checkpoints'}" if self.run_dir else ""
-            raise NonFiniteLossError(
-                f"training loss is {loss.item()} at epoch {trainer.current_epoch}, global step "
-                f"{trainer.global_step}, batch {batch_idx}{kept}",
-                "lower the learning rate (--model.lr), check the data for extreme values, or add "
-                "--trainer.gradient_clip_val 1.0.",
-            )
+        _check_loss(trainer, loss, self.run_dir)
+
+
+def _check_loss(trainer: pl.Trainer, loss: Any, run_dir: Path | None) -> None:
+    if not isinstance(loss, torch.Tensor) or bool(torch.isfinite(loss.detach()).all()):
+        return
+    value = loss.detach().float().reshape(-1)
+    bad = value[~torch.isfinite(value)][0].item()
+    batch = trainer.fit_loop.epoch_loop.batch_progress.current.ready - 1
+    raise NonFiniteLossError(
+        f"training loss is {bad} at epoch {trainer.current_epoch}, global step {trainer.global_step} "
+        f"(batch {batch}); training stopped before the update. {_kept(trainer, run_dir)}",
+        "lower the learning rate (--model.lr), check the data for extreme values, or add "
+        "--trainer.gradient_clip_val 1.0.",
+    )
+
+
+def _kept(trainer: pl.Trainer, run_dir: Path | None) -> str:
+    """Which checkpoint survives a stopped run: the files are only ever replaced whole."""
+    folder = Path(getattr(trainer.checkpoint_callback, "dirpath", None) or (run_dir or Path(".")) / "checkpoints")
+    found = sorted(folder.glob("*.ckpt")) if folder.is_dir() else []
+    if not found:
+        return "No checkpoint had been written yet."
+    return f"The last good checkpoints are kept: {', '.join(str(p) for p in found)}."
 
 
 class PlainProgress(pl.Callback):
@@ -114,6 +134,12 @@ def _epoch_line(trainer: pl.Trainer) -> str:
     return f"epoch {trainer.current_epoch + 1}{total}  " + "  ".join(metrics)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Saves checkpoints atomically: a temporary file in the same directory, fsync, then rename.
 
@@ -134,6 +160,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 torch.save(checkpoint, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file torch.save's usual mode
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -41,12 +41,14 @@ from lightkit.cli.options import RunOptions
 from lightkit.cli.resume import RngState, RunCSVLogger
 from lightkit.cli.run_callbacks import AtomicCheckpointIO, PlainProgress, RunRecorder
 from lightkit.cli.shortnames import check_selected, install_resolver
+from lightkit.cli.termination import SaveOnTerminate
 from lightkit.components.prediction_writer import PredictionWriter
 from lightkit.data.shape import SHAPE_KEYS
 from lightkit.errors import ConfigError, LightkitError
 from lightkit.quiet import quiet_lightning
 from lightkit.render import debug_enabled, print_error
 from lightkit.runs import RUNS_ROOT, new_run_dir, versions_record
+from lightkit.trust import apply_import_policy
 
 __all__ = ["LightkitCLI"]
 
@@ -177,6 +179,7 @@ class LightkitCLI(LightningCLI):
         load_from_checkpoint_support: bool = True,
     ) -> None:
         install_resolver()
+        apply_import_policy()  # what a config may import (lightkit.trust; LIGHTKIT_STRICT=1)
         quiet_lightning()
         argv = list(sys.argv[1:] if args is None else args) if not isinstance(args, (dict, Namespace)) else None
         self._argv = argv
@@ -255,7 +258,7 @@ class LightkitCLI(LightningCLI):
         except Exception as err:
             if debug_enabled() or isinstance(err, LightkitError):
                 raise
-            raise translate_argument_error(err, parser, self._only_subcommand) from None
+            raise translate_argument_error(err, parser, self._only_subcommand, self._argv) from None
         for name in removals:
             self._remove_callback(name)
         if print_flags is not None:
@@ -446,6 +449,7 @@ class LightkitCLI(LightningCLI):
                     )
                 )
             callbacks.append(RngState())
+            callbacks.append(SaveOnTerminate())  # SIGTERM: save last.ckpt, exit 143 (lightkit.cli.termination)
             if not config.get("plugins"):
                 config["plugins"] = [AtomicCheckpointIO()]
             class_paths = [

@@ -31,6 +31,9 @@ class CSVDataModule(TabularDataModule):
             category indices for the model to embed.
         missing: Empty numeric cells: ``error`` refuses them, naming the cell; ``impute`` fills
             them with the train-split mean. Empty categorical cells map to the unknown category.
+        unseen: Categories at predict time that training never saw: ``unknown`` encodes them as
+            the unknown category and warns, naming them; ``error`` refuses the file, naming the
+            first such cell.
         val_fraction: Fraction of rows held out for validation.
         test_fraction: Fraction of rows held out for testing.
         batch_size: Rows per training batch.
@@ -49,6 +52,7 @@ class CSVDataModule(TabularDataModule):
         task: Literal["auto", "binary", "multiclass", "multilabel", "regression"] = "auto",
         categorical_encoding: Literal["onehot", "embedding"] = "onehot",
         missing: Literal["error", "impute"] = "error",
+        unseen: Literal["unknown", "error"] = "unknown",
         val_fraction: float = 0.2,
         test_fraction: float = 0.2,
         batch_size: int = 64,
@@ -71,6 +75,7 @@ class CSVDataModule(TabularDataModule):
         )
         self.path = path
         self.delimiter = delimiter
+        self.unseen = unseen
 
     def _read(self) -> pd.DataFrame:
         path = Path(self.path)
@@ -84,11 +89,31 @@ class CSVDataModule(TabularDataModule):
         try:
             frame = pd.read_csv(path, sep=self.delimiter, skipinitialspace=True)
         except pd.errors.EmptyDataError:
-            raise DataError(f"CSV file {self.path!r} is empty", "it needs a header line and data rows.") from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as err:
-            raise DataError(f"CSV file {self.path!r} cannot be parsed: {str(err).strip()}") from None
+            raise DataError(
+                f"CSV file {self.path!r} (from data.path) is empty", "it needs a header line and data rows."
+            ) from None
+        except pd.errors.ParserError as err:
+            detail = " ".join(str(err).split()).removeprefix("Error tokenizing data. C error: ")
+            raise DataError(
+                f"CSV file {self.path!r} cannot be parsed: {detail}",
+                f"every line needs the header's number of {self.delimiter!r}-separated fields; quote "
+                "fields that contain the delimiter.",
+            ) from None
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"CSV file {self.path!r} is not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})",
+                "save it as UTF-8 CSV; is it a spreadsheet or a compressed file?",
+            ) from None
+        except (OSError, ValueError) as err:
+            raise DataError(
+                f"CSV file {self.path!r} cannot be read with delimiter {self.delimiter!r}: {err}",
+                "check the file's permissions and --data.delimiter.",
+            ) from None
         if frame.empty:
-            raise DataError(f"CSV file {self.path!r} has a header but no data rows")
+            raise DataError(
+                f"CSV file {self.path!r} has a header but no data rows",
+                f"its header is {list(map(str, frame.columns))[:8]}; add rows below it.",
+            )
         frame.attrs["source"] = self.path
         frame.attrs["first_line"] = 2
         return frame
@@ -98,5 +123,16 @@ class CSVDataModule(TabularDataModule):
         return self._read()
 
     def read_predict_frame(self) -> pd.DataFrame:
-        """Every row of ``path``; the target columns may be absent."""
-        return self._read()
+        """Every row of ``path``; the target columns may be absent.
+
+        With ``unseen='error'``, a category that training never saw is refused here.
+        """
+        frame = self._read()
+        if self.unseen == "error" and self.preprocessor is not None:
+            complete = all(c in frame.columns for c in self.preprocessor.categorical)
+            if complete and (first := self.preprocessor.first_unseen(frame)):
+                raise DataError(
+                    f"{first} was never seen in training",
+                    "fix the value, or pass --data.unseen unknown to encode unseen categories as unknown.",
+                )
+        return frame

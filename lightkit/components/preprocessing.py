@@ -75,7 +75,12 @@ class TabularPreprocessor:
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, train: pd.DataFrame, labelled: pd.DataFrame) -> TabularPreprocessor:
-        """Fit feature statistics on ``train`` only; class labels come from all ``labelled`` rows."""
+        """Fit feature statistics on ``train`` only; class labels come from all ``labelled`` rows.
+
+        Every labelled row is checked first, so a bad cell is reported before training starts,
+        whichever split it would land in.
+        """
+        self.check_cells(labelled)
         numeric = self._numeric_block(train)
         self.mean = np.nanmean(numeric, axis=0).tolist() if len(numeric) else []
         std = np.nanstd(numeric, axis=0) if len(numeric) else np.array([])
@@ -85,10 +90,11 @@ class TabularPreprocessor:
             labels = labelled[self.targets[0]].dropna()
             self.classes = [str(_label(v)) for v in sorted(labels.unique(), key=_sort_key)]
         elif self.task == "regression":
-            y = train[self.targets].to_numpy(dtype=np.float64)
+            y = train[self.targets].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
             self.target_mean = y.mean(axis=0).tolist()
             std = y.std(axis=0)
             self.target_std = np.where(std > 1e-12, std, 1.0).tolist()
+        self.transform_targets(labelled)  # every target is checked now, not when its split is used
         return self
 
     def state_dict(self) -> dict[str, Any]:
@@ -135,18 +141,36 @@ class TabularPreprocessor:
             block[:, j] = values.to_numpy(dtype=np.float32)
         return block
 
+    def check_cells(self, frame: pd.DataFrame) -> None:
+        """Refuse non-numeric values in numeric columns and, with ``missing='error'``, empty or
+        infinite ones; the message names the first bad cell (CSV line and column)."""
+        numeric = self._numeric_block(frame)
+        self._refuse_empty(frame, numeric)
+
+    def _refuse_empty(self, frame: pd.DataFrame, numeric: np.ndarray) -> None:
+        infinite = np.isinf(numeric)
+        if infinite.any():
+            row, col = (int(i) for i in np.argwhere(infinite)[0])
+            raise DataError(
+                f"infinite value {frame[self.numeric[col]].iloc[row]!r} in numeric column {self.numeric[col]!r} "
+                f"at {_csv_line(frame, row)} of {frame.attrs.get('source', 'the data')}",
+                "replace it with a finite number, or leave the cell empty and pass --data.missing impute.",
+            )
+        empty = np.isnan(numeric)
+        if empty.any() and self.missing == "error":
+            row, col = (int(i) for i in np.argwhere(empty)[0])
+            raise DataError(
+                f"empty or NaN cell in numeric column {self.numeric[col]!r} at {_csv_line(frame, row)} "
+                f"of {frame.attrs.get('source', 'the data')} ({int(empty.sum())} such cells in all)",
+                "fill the cells, or pass --data.missing impute to replace them with the train-split mean.",
+            )
+
     def transform_features(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Features of ``frame`` as arrays ``x`` (float32) and, for embeddings, ``x_cat`` (int64)."""
         numeric = self._numeric_block(frame)
+        self._refuse_empty(frame, numeric)
         empty = np.isnan(numeric)
         if empty.any():
-            if self.missing == "error":
-                row, col = (int(i) for i in np.argwhere(empty)[0])
-                raise DataError(
-                    f"empty or NaN cell in numeric column {self.numeric[col]!r} at {_csv_line(frame, row)} "
-                    f"of {frame.attrs.get('source', 'the data')} ({int(empty.sum())} such cells in all)",
-                    "fill the cells, or pass --data.missing impute to replace them with the train-split mean.",
-                )
             numeric = np.where(empty, np.asarray(self.mean, dtype=np.float32), numeric)
         numeric = (numeric - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
         codes = np.zeros((len(frame), len(self.categorical)), dtype=np.int64)
@@ -160,6 +184,20 @@ class TabularPreprocessor:
         for j, size in enumerate(self.category_sizes):
             blocks.append(np.eye(size, dtype=np.float32)[codes[:, j]])
         return {"x": np.concatenate(blocks, axis=1).astype(np.float32)}
+
+    def first_unseen(self, frame: pd.DataFrame) -> str | None:
+        """A description of the first category in ``frame`` that training never saw, if any."""
+        for column in self.categorical:
+            known = set(self.vocab[column])
+            values = frame[column].astype("string")
+            unseen = values.notna() & ~values.isin(known)
+            if unseen.any():
+                pos = int(np.flatnonzero(unseen.to_numpy())[0])
+                return (
+                    f"category {values.iloc[pos]!r} in column {column!r} at {_csv_line(frame, pos)} of "
+                    f"{frame.attrs.get('source', 'the data')}"
+                )
+        return None
 
     def unseen_categories(self, frame: pd.DataFrame) -> dict[str, list[str]]:
         """Per categorical column, the values in ``frame`` that training never saw."""
@@ -181,9 +219,16 @@ class TabularPreprocessor:
             labels = frame[self.targets[0]].map(lambda v: lookup.get(str(_label(v)), -1))
             if (labels < 0).any():
                 pos = int(np.flatnonzero((labels < 0).to_numpy())[0])
+                value = frame[self.targets[0]].iloc[pos]
+                where = f"{_csv_line(frame, pos)} of {frame.attrs.get('source', 'the data')}"
+                if pd.isna(value):
+                    raise DataError(
+                        f"empty target cell in column {self.targets[0]!r} at {where}",
+                        "targets must be complete: drop or fix those rows.",
+                    )
                 raise DataError(
-                    f"target {self.targets[0]!r} has value {frame[self.targets[0]].iloc[pos]!r} at "
-                    f"{_csv_line(frame, pos)}, which is not one of the classes {self.classes}",
+                    f"target {self.targets[0]!r} has value {value!r} at {where}, which is not one of "
+                    f"the classes {self.classes[:10]}",
                 )
             indices = labels.to_numpy(dtype=np.int64)
             return indices.astype(np.float32) if self.task == "binary" else indices
