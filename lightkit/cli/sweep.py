@@ -1,0 +1,247 @@
+"""``lightkit sweep``: search hyperparameters with Optuna; every trial is a normal run directory.
+
+Imports only the standard library at import time; Optuna, and Lightning for the trials, load when
+the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from lightkit.errors import ConfigError, LightkitError, UsageError
+
+__all__ = ["main"]
+
+_DESCRIPTION = """\
+Search hyperparameters with Optuna. Each trial is `lightkit fit` with the base config, the
+sampled values as flags, and its own run directory under <dir>/runs/, so any trial reruns
+with `lightkit fit --config <dir>/runs/trial-NNNN/config.yaml`.
+
+The study lives in <dir>/study.db (SQLite) unless --storage names a shared database. Running
+the same command again continues the study: finished trials are kept, a trial interrupted by
+Ctrl-C, kill or a crash is marked failed and run again with the same values, and the study
+stops at --n_trials finished or pruned trials. Start the command in several terminals or on
+several machines (with one --storage) to run workers in parallel.
+
+Flags the command does not know (such as --trainer.max_epochs 5) are passed to every trial.
+"""
+
+_EPILOG = """\
+examples:
+  lightkit sweep --config configs/breast_cancer_mlp.yaml --sweep configs/sweep_breast_cancer.yaml
+  lightkit sweep --config base.yaml --sweep sweep.yaml --n_trials 50 --trainer.max_epochs 10
+  lightkit sweep --summary --dir sweeps/breast_cancer --export_best best.yaml
+  lightkit sweep ... --storage postgresql://user:pass@db-host/optuna     (many machines)
+
+See docs/sweeps.md for the sweep file format.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"lightkit sweep: {message}", "see `lightkit sweep --help`.")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="lightkit sweep",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Base config of every trial; repeat to compose several, as with `lightkit fit`.",
+    )
+    parser.add_argument(
+        "--sweep",
+        metavar="FILE",
+        help="Sweep file: params (search space), metric, direction, sampler, pruner.",
+    )
+    parser.add_argument(
+        "--n_trials",
+        type=int,
+        metavar="N",
+        help="Finished plus pruned trials the study should reach (default: the sweep file's "
+        "n_trials, else 20). Counts trials of every run and worker of the study.",
+    )
+    parser.add_argument(
+        "--dir",
+        metavar="DIR",
+        help="Sweep directory with the study, trial runs and plots (default: sweeps/<name>).",
+    )
+    parser.add_argument(
+        "--storage",
+        metavar="URL",
+        help="Optuna storage URL shared by many workers, e.g. sqlite:///path/study.db, "
+        "postgresql://user:pass@host/db, mysql+pymysql://user:pass@host/db "
+        "(default: sqlite <dir>/study.db).",
+    )
+    parser.add_argument(
+        "--study_name",
+        metavar="NAME",
+        help="Study name in the storage (default: the sweep file's name or file stem).",
+    )
+    parser.add_argument(
+        "--export_best",
+        metavar="FILE",
+        help="Write the best trial's full config here; `lightkit fit --config FILE` reruns it.",
+    )
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="Run no trial: print the summary table, save the plots (and --export_best).",
+    )
+    parser.add_argument("--no_plots", action="store_true", help="Do not save the PNG plots.")
+    return parser
+
+
+def _require_optuna() -> None:
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            "lightkit sweep needs Optuna, which is not installed", "pip install 'lightkit[sweep]'"
+        ) from None
+
+
+def _check_passthrough(extra: list[str]) -> None:
+    if extra and not extra[0].startswith("--"):
+        raise UsageError(
+            f"lightkit sweep: unexpected argument {extra[0]!r}",
+            "options are --name value; flags for the trials look like --trainer.max_epochs 5.",
+        )
+
+
+def _rephrase(err: LightkitError, param_names: list[str], source: str) -> LightkitError:
+    """Point an error about a searched key at the sweep file instead of the command line."""
+    for name in param_names:
+        key = name.split("[", 1)[0]
+        if f"'--{key}'" in err.message or f"'{key}'" in err.message or key in err.message:
+            message = err.message.replace("(from the command line)", f"(from params in {source})")
+            if message == err.message:
+                message = f"{source}: params.{name}: {err.message}"
+            return ConfigError(message, err.hint)
+    return err
+
+
+def _locate(ns: argparse.Namespace, spec: Any) -> tuple[str, Path, str | None]:
+    """Study name, sweep directory and storage URL (None: the default SQLite file)."""
+    if spec is not None:
+        name = ns.study_name or spec.name
+    elif ns.study_name:
+        name = ns.study_name
+    elif ns.dir:
+        name = Path(ns.dir).name
+    else:
+        raise UsageError(
+            "lightkit sweep --summary needs --sweep, --dir or --study_name to find the study",
+            "e.g. lightkit sweep --summary --dir sweeps/breast_cancer",
+        )
+    sweep_dir = Path(ns.dir) if ns.dir else Path("sweeps") / name
+    return name, sweep_dir, ns.storage
+
+
+def _open(spec: Any, name: str, sweep_dir: Path, url: str | None, create: bool) -> Any:
+    from lightkit.sweep.study import open_study, storage_url
+
+    if url is None:
+        if not create and not (sweep_dir / "study.db").is_file():
+            raise UsageError(
+                f"no sweep in {sweep_dir} (there is no {sweep_dir / 'study.db'})",
+                "pass --dir <sweep directory>, or --storage and --study_name for a shared database.",
+            )
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        url = storage_url(sweep_dir)
+    if spec is None:
+        from lightkit.sweep.space import SweepSpec
+
+        spec = SweepSpec(params=[])
+    return open_study(spec, url, name, create=create, lock_dir=sweep_dir), url
+
+
+def _report(study: Any, where: str, sweep_dir: Path, ns: argparse.Namespace) -> None:
+    from lightkit.sweep.report import export_best, print_summary, save_plots, write_trials_csv
+
+    print_summary(study, where)
+    if study.get_trials(deepcopy=False):
+        print(f"trials table: {write_trials_csv(study, sweep_dir / 'trials.csv')}")
+    if not ns.no_plots:
+        written, skipped = save_plots(study, sweep_dir / "plots")
+        if written:
+            print(f"plots: {', '.join(str(p) for p in written)}")
+        for note in skipped:
+            print(f"plot skipped: {note}")
+    if ns.export_best:
+        best = export_best(study, Path(ns.export_best))
+        print(
+            f"best config (trial {best.number}) written to {ns.export_best}; "
+            f"rerun: lightkit fit --config {ns.export_best}"
+        )
+
+
+def main(argv: list[str]) -> int:
+    """Run ``lightkit sweep``; returns the exit code.
+
+    Args:
+        argv: The arguments after ``sweep``.
+    """
+    ns, extra = _parser().parse_known_args(argv)
+    _check_passthrough(extra)
+    _require_optuna()
+    import optuna
+
+    from lightkit.sweep.space import load_sweep_spec
+    from lightkit.sweep.study import PRUNERS, SAMPLERS
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    spec = load_sweep_spec(ns.sweep, tuple(SAMPLERS), tuple(PRUNERS)) if ns.sweep else None
+    if ns.n_trials is not None and ns.n_trials < 1:
+        raise UsageError(f"--n_trials must be at least 1, got {ns.n_trials}")
+    name, sweep_dir, url = _locate(ns, spec)
+    if ns.summary:
+        study, where = _open(spec, name, sweep_dir, url, create=False)
+        _report(study, where, sweep_dir, ns)
+        return 0
+    if spec is None or not ns.config:
+        raise UsageError(
+            "lightkit sweep needs --config <base.yaml> and --sweep <sweep.yaml>",
+            "or --summary to show an existing sweep; see `lightkit sweep --help`.",
+        )
+    for config in ns.config:
+        if not Path(config).is_file():
+            raise ConfigError(f"config file {config!r} does not exist (from --config)")
+    study, where = _open(spec, name, sweep_dir, url, create=True)
+    from lightkit.sweep.runner import SweepRun, run_trials
+    from lightkit.sweep.space import trial_flags
+    from lightkit.sweep.study import count_done
+
+    base_args = [
+        *(a for c in ns.config for a in ("--config", c)),
+        *extra,
+        "--run.root",
+        str(sweep_dir / "runs"),
+    ]
+    run = SweepRun(spec, study, sweep_dir, base_args, ns.n_trials or spec.n_trials)
+    done, running = count_done(study)
+    if done + running < run.n_trials:
+        from lightkit.sweep.trial import check_trial_args
+
+        try:
+            check_trial_args([*base_args, *trial_flags(spec, spec.examples()), "--run.name", "check"])
+        except LightkitError as err:
+            raise _rephrase(err, [p.name for p in spec.params], spec.source) from None
+    try:
+        run_trials(run)
+    except KeyboardInterrupt:
+        print("sweep interrupted; run the same command again to continue it", file=sys.stderr)
+        return 130
+    _report(study, where, sweep_dir, ns)
+    return 0
