@@ -156,7 +156,10 @@ class TabularMLP(pl.LightningModule):
             predictions, y = predictions.reshape(-1), y.reshape(-1)
         metrics.update(predictions, y)
         on_step = stage == "train"
-        self.log(f"{stage}_loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=len(y))
+        # sync_dist: under DDP the logged loss is the mean over all ranks, not rank 0's shard (no-op otherwise)
+        self.log(
+            f"{stage}_loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=len(y), sync_dist=True
+        )
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
         return loss
 
