@@ -86,19 +86,23 @@ def _check_loss(trainer: pl.Trainer, loss: Any, run_dir: Path | None) -> None:
     batch = trainer.fit_loop.epoch_loop.batch_progress.current.ready - 1
     raise NonFiniteLossError(
         f"training loss is {bad} at epoch {trainer.current_epoch}, global step {trainer.global_step} "
-        f"(batch {batch}); training stopped before the update. {_kept(trainer, run_dir)}",
+        f"(batch {batch}); training stopped before the update\n{_kept(trainer, run_dir)}",
         "lower the learning rate (--model.lr), check the data for extreme values, or add "
         "--trainer.gradient_clip_val 1.0.",
     )
 
 
 def _kept(trainer: pl.Trainer, run_dir: Path | None) -> str:
-    """Which checkpoint survives a stopped run: the files are only ever replaced whole."""
+    """Which checkpoints survive a stopped run: the files are only ever replaced whole."""
     folder = Path(getattr(trainer.checkpoint_callback, "dirpath", None) or (run_dir or Path(".")) / "checkpoints")
-    found = sorted(folder.glob("*.ckpt")) if folder.is_dir() else []
+    found = sorted(p.name for p in folder.glob("*.ckpt")) if folder.is_dir() else []
     if not found:
-        return "No checkpoint had been written yet."
-    return f"The last good checkpoints are kept: {', '.join(str(p) for p in found)}."
+        return "no checkpoint had been written yet"
+    try:
+        shown = folder.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        shown = folder
+    return f"the last good checkpoints are kept in {shown}: {', '.join(found)}"
 
 
 class PlainProgress(pl.Callback):
