@@ -54,3 +54,15 @@ def test_layer_types_that_match_nothing_name_the_types_there_are(lightkit):
                       "--trainer.callbacks.layer_types", "[Conv2d]", *QUICK)
     assert result.code == 2
     assert "no layer of types ['Conv2d']" in result.err and "Linear" in result.err
+
+
+def test_every_entry_point_of_the_package_loads_as_the_right_kind(lightkit):
+    """What `lightkit plugins check` reports for this distribution: each plugin loads."""
+    from lightkit import registry
+
+    mine = [p for p in registry.list_plugins() if p.distribution == "lightkit-diagnostics"]
+    assert mine, "lightkit-diagnostics is not installed: pip install it before running its tests"
+    for plugin in mine:
+        registry.load(plugin)  # raises PluginBroken naming the cause
+    shown = lightkit("plugins", "show", mine[0].name)
+    assert shown.code == 0 and shown.out.startswith(f"{mine[0].name} (")

@@ -94,3 +94,15 @@ def test_threshold_outside_zero_one_is_refused(lightkit, threshold: str):
                       "--model.threshold", threshold)
     assert result.code == 2
     assert "model.threshold must be between 0 and 1" in result.err
+
+
+def test_every_entry_point_of_the_package_loads_as_the_right_kind(lightkit):
+    """What `lightkit plugins check` reports for this distribution: each plugin loads."""
+    from lightkit import registry
+
+    mine = [p for p in registry.list_plugins() if p.distribution == "lightkit-tagging"]
+    assert mine, "lightkit-tagging is not installed: pip install it before running its tests"
+    for plugin in mine:
+        registry.load(plugin)  # raises PluginBroken naming the cause
+    shown = lightkit("plugins", "show", mine[0].name)
+    assert shown.code == 0 and shown.out.startswith(f"{mine[0].name} (")

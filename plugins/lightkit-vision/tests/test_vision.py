@@ -112,3 +112,15 @@ def test_unusable_image_folders_are_short_errors(lightkit, tmp_path: Path, setup
     assert result.code == 1
     assert message in result.err
     assert "Traceback" not in result.err and len(result.err.strip().splitlines()) <= 4
+
+
+def test_every_entry_point_of_the_package_loads_as_the_right_kind(lightkit):
+    """What `lightkit plugins check` reports for this distribution: each plugin loads."""
+    from lightkit import registry
+
+    mine = [p for p in registry.list_plugins() if p.distribution == "lightkit-vision"]
+    assert mine, "lightkit-vision is not installed: pip install it before running its tests"
+    for plugin in mine:
+        registry.load(plugin)  # raises PluginBroken naming the cause
+    shown = lightkit("plugins", "show", mine[0].name)
+    assert shown.code == 0 and shown.out.startswith(f"{mine[0].name} (")
