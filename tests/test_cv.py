@@ -79,6 +79,11 @@ def test_kfold_fit_reports_mean_and_std_and_predict_averages_the_folds(lightkit,
     test = lightkit("test", "--ckpt_path", str(parent))
     assert test.code == 2 and "fold-1" in test.err
 
+    # a fold's checkpoint carries its fold: validating it reproduces the recorded metrics
+    validate = lightkit("validate", "--ckpt_path", str(parent / "fold-2"))
+    assert validate.code == 0, validate.err
+    assert f"{record['runs'][1]['metrics']['val_loss']:.6f}"[:7] in validate.out
+
 
 class NoFolds(LightningDataModule):
     """A data module that does not implement the fold protocol."""

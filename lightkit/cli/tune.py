@@ -14,6 +14,7 @@ run directory, no logs and no checkpoints.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import tempfile
 from dataclasses import dataclass, fields
@@ -173,12 +174,19 @@ def _tune_cli() -> type:
             loggers = [logging.getLogger(name) for name in _TRIAL_LOGGERS]
             for logger in loggers:
                 logger.addFilter(quiet)
+            tqdm_disable = os.environ.get("TQDM_DISABLE")
+            if not sys.stderr.isatty():  # the finder's progress bar is one endless line in a log file
+                os.environ["TQDM_DISABLE"] = "1"
             try:
                 tuner = Tuner(self.trainer)
                 if self.what == "lr":
                     return self._tune_lr(tuner)
                 return self._tune_batch_size(tuner)
             finally:
+                if tqdm_disable is None:
+                    os.environ.pop("TQDM_DISABLE", None)
+                else:
+                    os.environ["TQDM_DISABLE"] = tqdm_disable
                 for logger in loggers:
                     logger.removeFilter(quiet)
                 self._workdir.cleanup()
