@@ -12,6 +12,7 @@ import pytest
 
 QUICK = ("--trainer.max_epochs", "1", "--trainer.enable_model_summary", "false")
 SMALL = ("--data.synthetic_rows", "200", "--data.batch_size", "32")
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -106,3 +107,13 @@ def test_every_entry_point_of_the_package_loads_as_the_right_kind(lightkit):
         registry.load(plugin)  # raises PluginBroken naming the cause
     shown = lightkit("plugins", "show", mine[0].name)
     assert shown.code == 0 and shown.out.startswith(f"{mine[0].name} (")
+
+
+def test_the_example_config_reads_tag_prefixed_columns(lightkit, tmp_path: Path):
+    write_tagged_csv(tmp_path / "items.csv")
+    frame = pd.read_csv(tmp_path / "items.csv").rename(columns={"sports": "tag_sports", "politics": "tag_politics"})
+    frame.drop(columns=["item"]).to_csv(tmp_path / "items.csv", index=False)
+    result = lightkit("fit", "--config", str(CONFIGS / "tags_csv.yaml"), "--data.path", "items.csv", *QUICK,
+                      "--run.name", "example")
+    assert result.code == 0, result.err
+    assert {"val_f1/tag_sports", "val_f1/tag_politics"} <= set(read_csv(tmp_path / "runs/example/metrics.csv")[0])

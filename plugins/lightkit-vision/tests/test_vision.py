@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 QUICK = ("--trainer.max_epochs", "1", "--trainer.enable_model_summary", "false")
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -35,7 +36,7 @@ def make_image_folder(root: Path, per_class: int = 6) -> Path:
 
 
 def test_small_cnn_trains_on_digits_and_predicts_the_test_split(lightkit, tmp_path: Path):
-    fit = lightkit("fit", "--model", "SmallCNN", "--data", "DigitsDataModule", "--model.channels", "[8, 16]",
+    fit = lightkit("fit", "--config", str(CONFIGS / "digits_cnn.yaml"), "--model.channels", "[8, 16]",
                    "--trainer.limit_train_batches", "5", *QUICK, "--run.name", "digits")
     assert fit.code == 0, fit.err
     run = tmp_path / "runs" / "digits"
