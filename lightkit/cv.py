@@ -98,7 +98,7 @@ def fold_split(
     return np.sort(rows[train]), np.sort(rows[val])
 
 
-# -- command line ------------------------------------------------------------------------------------------
+# -- command line ----------------------------------------------------------------------------------
 def _flag_value(args: list[str], flag: str) -> str | None:
     value = None
     for i, arg in enumerate(args):
@@ -142,21 +142,31 @@ def _take_options(args: list[str]) -> tuple[list[str], CVOptions]:
             continue
         key, eq, value = arg[len("--cv.") :].partition("=")
         if key not in ("folds", "seed"):
-            raise UsageError(f"unknown option --cv.{key}", "cross-validation takes --cv.folds K and --cv.seed S.")
+            raise UsageError(
+                f"unknown option --cv.{key}", "cross-validation takes --cv.folds K and --cv.seed S."
+            )
         raw = value if eq else next(it, None)
         try:
             values[key] = int(raw)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise UsageError(f"--cv.{key} needs a whole number, got {raw!r}") from None
     if "folds" not in values:
-        raise UsageError("--cv.seed was given without --cv.folds", "add --cv.folds K (K >= 2) to cross-validate.")
+        raise UsageError(
+            "--cv.seed was given without --cv.folds", "add --cv.folds K (K >= 2) to cross-validate."
+        )
     if values["folds"] < 2:
-        raise UsageError(f"--cv.folds must be at least 2, got {values['folds']}", "use --cv.folds 5, for example.")
+        raise UsageError(
+            f"--cv.folds must be at least 2, got {values['folds']}", "use --cv.folds 5, for example."
+        )
     return rest, CVOptions(**values)
 
 
 def main(args: list[str]) -> int:
-    """Run ``lightkit fit ... --cv.folds K`` or ``lightkit predict --ckpt_path <cv parent>``; ``args[0]`` is the command."""
+    """Run ``lightkit fit ... --cv.folds K`` or ``lightkit predict --ckpt_path <cv dir>``.
+
+    Args:
+        args: The command (``fit``, ``predict``, ...) and its arguments.
+    """
     command, rest = args[0], args[1:]
     if command == "fit":
         if _flag_value(rest, "--ckpt_path"):
@@ -176,7 +186,7 @@ def main(args: list[str]) -> int:
     )
 
 
-# -- fit ------------------------------------------------------------------------------------------------------
+# -- fit -------------------------------------------------------------------------------------------
 def fit_trainer_defaults() -> dict[str, Any]:
     """The trainer defaults ``lightkit fit`` uses, so that a fold trains exactly like a plain fit."""
     import lightkit.cli
@@ -203,7 +213,9 @@ def _fold_cli() -> type:
         def before_instantiate_classes(self) -> None:
             cfg = self.config[self.config["subcommand"]]
             if cfg.get("data") is None:
-                raise ConfigError("cross-validation needs a data module", "select one with --data or in the config.")
+                raise ConfigError(
+                    "cross-validation needs a data module", "select one with --data or in the config."
+                )
             if self.parent is None:
                 model = _short(getattr(cfg.model, "class_path", None) or "model")
                 data = _short(getattr(cfg.data, "class_path", None) or "data")
@@ -216,8 +228,10 @@ def _fold_cli() -> type:
             set_fold = getattr(datamodule, "set_fold", None)
             if not callable(set_fold):
                 raise ConfigError(
-                    f"data module {type(datamodule).__name__} cannot be cross-validated: it has no set_fold method",
-                    "add `set_fold(index, count, seed)` (see 'The fold protocol' in docs/runs-and-tuning.md), "
+                    f"data module {type(datamodule).__name__} cannot be cross-validated: "
+                    "it has no set_fold method",
+                    "add `set_fold(index, count, seed)` (see 'The fold protocol' in "
+                    "docs/runs-and-tuning.md), "
                     "or use CSVDataModule or SklearnDataModule.",
                 )
             set_fold(self.fold_index, self.options.folds, self.options.seed)
@@ -242,7 +256,11 @@ def _fold_metrics(cli: Any) -> dict[str, float]:
     if row is None:
         row = next((r for r in reversed(rows) if any(k.startswith("val_") for k in r)), None)
     if row is None:
-        row = {k: float(v) for k, v in cli.trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
+        row = {
+            k: float(v)
+            for k, v in cli.trainer.callback_metrics.items()
+            if getattr(v, "numel", lambda: 1)() == 1
+        }
     return {k: float(v) for k, v in sorted(row.items()) if k.startswith("val_") and not k.endswith("_step")}
 
 
@@ -262,7 +280,9 @@ def _write_json(path: Path, record: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _write_metrics_csv(path: Path, runs: list[dict[str, Any]], names: list[str], mean: dict, std: dict) -> None:
+def _write_metrics_csv(
+    path: Path, runs: list[dict[str, Any]], names: list[str], mean: dict, std: dict
+) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["fold", "run", *names])
@@ -276,15 +296,23 @@ def _print_table(parent: Path, runs: list[dict[str, Any]], names: list[str], mea
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"cross-validation: {len(runs)} folds ({parent})", title_justify="left", header_style="bold")
+    table = Table(
+        title=f"cross-validation: {len(runs)} folds ({parent})", title_justify="left", header_style="bold"
+    )
     table.add_column("fold")
     for name in names:
         table.add_column(name, justify="right")
     for run in runs:
-        table.add_row(str(run["fold"]), *(f"{run['metrics'][n]:.4f}" if n in run["metrics"] else "-" for n in names))
+        table.add_row(
+            str(run["fold"]), *(f"{run['metrics'][n]:.4f}" if n in run["metrics"] else "-" for n in names)
+        )
     table.add_section()
     table.add_row("mean ± std", *(f"{mean[n]:.4f} ± {std[n]:.4f}" for n in names), style="bold")
-    console = Console(highlight=False) if sys.stdout.isatty() else Console(width=200, color_system=None, highlight=False)
+    console = (
+        Console(highlight=False)
+        if sys.stdout.isatty()
+        else Console(width=200, color_system=None, highlight=False)
+    )
     console.print(table)
 
 
@@ -304,7 +332,9 @@ def fit_folds(args: list[str], options: CVOptions) -> int:
     try:
         for index in range(options.folds):
             print(f"cross-validation: fold {index + 1} of {options.folds}", file=sys.stderr)
-            cli = fold_cli(index, options, parent, args=["fit", *args], trainer_defaults=fit_trainer_defaults())
+            cli = fold_cli(
+                index, options, parent, args=["fit", *args], trainer_defaults=fit_trainer_defaults()
+            )
             parent = cli.parent
             runs.append({"fold": index + 1, "run": cli.run_dir.name if cli.run_dir else None,
                          "metrics": _fold_metrics(cli)})  # fmt: skip
@@ -325,7 +355,7 @@ def fit_folds(args: list[str], options: CVOptions) -> int:
     return 0
 
 
-# -- predict ----------------------------------------------------------------------------------------------------
+# -- predict ---------------------------------------------------------------------------------------
 def _collect_cli() -> type:
     from lightkit.cli.train import LightkitCLI
 
@@ -353,7 +383,8 @@ def predict_folds(args: list[str]) -> int:
     missing = [str(f) for f in folds if not f.is_dir()]
     if not folds or missing:
         raise UsageError(
-            f"cross-validation {str(parent)!r} has no complete fold runs" + (f" ({missing[0]} is gone)" if missing else ""),
+            f"cross-validation {str(parent)!r} has no complete fold runs"
+            + (f" ({missing[0]} is gone)" if missing else ""),
             "train it again with `lightkit fit ... --cv.folds K`.",
         )
     output = Path(_flag_value(args, "--run.output") or parent / "predictions.csv")
@@ -361,7 +392,9 @@ def predict_folds(args: list[str]) -> int:
     collect_cli = _collect_cli()
     outputs, ids = [], None
     for fold in folds:
-        cli = collect_cli(args=["predict", *base, "--ckpt_path", str(fold), "--run.output", str(fold / "predictions.csv")])
+        cli = collect_cli(
+            args=["predict", *base, "--ckpt_path", str(fold), "--run.output", str(fold / "predictions.csv")]
+        )
         fold_ids = list(getattr(cli.datamodule, "predict_ids", []) or [])
         if ids is not None and fold_ids != ids:
             raise ConfigError(
@@ -371,19 +404,23 @@ def predict_folds(args: list[str]) -> int:
         ids = fold_ids
         outputs.append(cli.collected)
     if len({tuple(o.shape) for o in outputs}) > 1:
-        raise ConfigError("the fold models' predictions have different shapes", "were the folds trained on the same data?")
+        raise ConfigError(
+            "the fold models' predictions have different shapes", "were the folds trained on the same data?"
+        )
     mean = torch.stack(outputs).mean(dim=0)
     describe = getattr(cli.datamodule, "describe_predictions", None)
     if callable(describe):
         columns = describe(mean)
     else:
-        columns = {"row": list(range(len(mean)))} | {f"pred_{i}": mean[:, i].tolist() for i in range(mean.shape[1])}
+        columns = {"row": list(range(len(mean)))} | {
+            f"pred_{i}": mean[:, i].tolist() for i in range(mean.shape[1])
+        }
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.{int(time.time())}.tmp")
     with tmp.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(list(columns))
-        writer.writerows(zip(*columns.values()))
+        writer.writerows(zip(*columns.values(), strict=True))
     os.replace(tmp, output)
     print(f"averaged predictions of {len(folds)} fold models written to {output}", file=sys.stderr)
     return 0

@@ -8,9 +8,9 @@ import statistics
 from pathlib import Path
 
 import numpy as np
+from conftest import CONFIGS
 from lightning.pytorch import LightningDataModule
 
-from conftest import CONFIGS
 from lightkit.cv import fold_split
 
 
@@ -51,7 +51,9 @@ def test_each_fold_refits_preprocessing_on_its_own_train_part():
 
 def test_kfold_fit_reports_mean_and_std_and_predict_averages_the_folds(lightkit, workdir: Path):
     config = str(CONFIGS / "wine_mlp.yaml")
-    fit = lightkit("fit", "--config", config, "--cv.folds", "3", "--trainer.max_epochs", "1", "--run.name", "cv")
+    fit = lightkit(
+        "fit", "--config", config, "--cv.folds", "3", "--trainer.max_epochs", "1", "--run.name", "cv"
+    )
     assert fit.code == 0, fit.err
     parent = workdir / "runs" / "cv"
     record = json.loads((parent / "cv.json").read_text())
@@ -59,11 +61,16 @@ def test_kfold_fit_reports_mean_and_std_and_predict_averages_the_folds(lightkit,
     accuracies = [run["metrics"]["val_acc"] for run in record["runs"]]
     assert record["mean"]["val_acc"] == statistics.fmean(accuracies)
     assert record["std"]["val_acc"] == statistics.stdev(accuracies)
-    assert "mean ± std" in fit.out and f"{record['mean']['val_acc']:.4f} ± {record['std']['val_acc']:.4f}" in fit.out
+    assert (
+        "mean ± std" in fit.out
+        and f"{record['mean']['val_acc']:.4f} ± {record['std']['val_acc']:.4f}" in fit.out
+    )
     table = read_csv(parent / "cv_metrics.csv")
     assert [r["fold"] for r in table] == ["1", "2", "3", "mean", "std"]
     for fold in ("fold-1", "fold-2", "fold-3"):  # each fold is a normal run directory
-        assert (parent / fold / "config.yaml").is_file() and (parent / fold / "checkpoints" / "best.ckpt").is_file()
+        assert (parent / fold / "config.yaml").is_file() and (
+            parent / fold / "checkpoints" / "best.ckpt"
+        ).is_file()
 
     predict = lightkit("predict", "--ckpt_path", str(parent))
     assert predict.code == 0, predict.err

@@ -27,16 +27,24 @@ def test_profiler_writes_its_report_into_the_run_directory(lightkit, workdir: Pa
     assert result.code == 0, result.err
     report = workdir / "runs" / "p" / "fit-profile.txt"
     assert "FIT Profiler Report" in report.read_text() and "run_training_epoch" in report.read_text()
-    assert f"profiler report: {Path('runs') / 'p' / 'fit-profile.txt'}" in result.err  # the run summary says where
+    assert (
+        f"profiler report: {Path('runs') / 'p' / 'fit-profile.txt'}" in result.err
+    )  # the run summary says where
     state = json.loads((workdir / "runs" / "p" / "state.json").read_text())
     assert state["state"] == "finished" and state["monitor"] == "val_loss"
     listed = lightkit("runs", "list", "--json")
     (row,) = json.loads(listed.out)
-    assert row["name"] == "p" and row["state"] == "finished" and row["best"] == min(epoch_values(report.parent, "val_loss"))
+    assert (
+        row["name"] == "p"
+        and row["state"] == "finished"
+        and row["best"] == min(epoch_values(report.parent, "val_loss"))
+    )
 
 
 def test_bf16_mixed_precision_trains_tabular_mlp_on_cpu(lightkit, workdir: Path):
-    result = lightkit("fit", "--config", WINE, *ONE_EPOCH, "--trainer.precision", "bf16-mixed", "--run.name", "bf16")
+    result = lightkit(
+        "fit", "--config", WINE, *ONE_EPOCH, "--trainer.precision", "bf16-mixed", "--run.name", "bf16"
+    )
     assert result.code == 0, result.err
     losses = epoch_values(workdir / "runs" / "bf16", "val_loss")
     assert losses and all(math.isfinite(v) for v in losses)
@@ -47,7 +55,8 @@ def test_tabular_mlp_overfits_a_single_batch(lightkit, workdir: Path):
     result = lightkit(
         "fit", "--config", WINE, "--trainer.overfit_batches", "1", "--trainer.max_epochs", "50",
         "--model.dropout", "0", "--model.lr", "0.01", "--trainer.enable_checkpointing", "false",
-        "--trainer.check_val_every_n_epoch", "1000", "--trainer.enable_model_summary", "false", "--run.name", "one",
+        "--trainer.check_val_every_n_epoch", "1000", "--trainer.enable_model_summary", "false",
+        "--run.name", "one",
     )  # fmt: skip
     assert result.code == 0, result.err
     losses = epoch_values(workdir / "runs" / "one", "train_loss_epoch")

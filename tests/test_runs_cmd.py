@@ -30,11 +30,24 @@ def make_run(root: Path, name: str, state: str | None = "finished", dataset: str
     config = {
         "seed_everything": 7,
         "trainer": {"max_epochs": 3, "precision": "bf16-mixed", "accelerator": "cpu"},
-        "model": {"class_path": "lightkit.components.tabular_mlp.TabularMLP", "init_args": {"lr": 0.01, "task": None}},
-        "data": {"class_path": "lightkit.components.sklearn_data.SklearnDataModule", "init_args": {"dataset": dataset}},
+        "model": {
+            "class_path": "lightkit.components.tabular_mlp.TabularMLP",
+            "init_args": {"lr": 0.01, "task": None},
+        },
+        "data": {
+            "class_path": "lightkit.components.sklearn_data.SklearnDataModule",
+            "init_args": {"dataset": dataset},
+        },
     }
     (run / "config.yaml").write_text(yaml.safe_dump(config))
-    versions = {"python": "3.11", "torch": "2.x", "lightning": "2.6", "lightkit": "0.1.0", "pid": 2**22 + 12345, "unix_time": 1.0e9}
+    versions = {
+        "python": "3.11",
+        "torch": "2.x",
+        "lightning": "2.6",
+        "lightkit": "0.1.0",
+        "pid": 2**22 + 12345,
+        "unix_time": 1.0e9,
+    }
     (run / "versions.json").write_text(json.dumps(versions))
     (run / "metrics.csv").write_text(METRICS)
     (run / "checkpoints" / "best.ckpt").write_bytes(b"x")
@@ -139,12 +152,15 @@ def test_unknown_run_and_unknown_action_are_short_errors(lightkit, workdir: Path
 PROBE = """
 import sys
 from lightkit.cli import main
-codes = [main(["runs", "list"]), main(["runs", "show", "a"]), main(["runs", "plot", "a", "--metric", "val_acc"])]
+codes = [main(["runs", "list"]), main(["runs", "show", "a"])]
+codes.append(main(["runs", "plot", "a", "--metric", "val_acc"]))
 print("CODES", codes, "HEAVY", sorted(m for m in ("torch", "lightning") if m in sys.modules), file=sys.stderr)
 """
 
 
 def test_runs_commands_import_no_torch(workdir: Path):
     make_run(workdir / "runs", "a")
-    proc = subprocess.run([sys.executable, "-c", PROBE], cwd=workdir, capture_output=True, text=True, env=os.environ)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=workdir, capture_output=True, text=True, env=os.environ
+    )
     assert "CODES [0, 0, 0] HEAVY []" in proc.stderr, proc.stderr

@@ -1,4 +1,4 @@
-"""`lightkit tune lr|batch_size`: Lightning's Tuner on what `fit` builds, and configs that `fit` trains with."""
+"""`lightkit tune lr|batch_size`: Lightning's Tuner on what `fit` builds; configs that `fit` trains with."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import yaml
-
 from conftest import CONFIGS
+
 from lightkit.components.sklearn_data import SklearnDataModule
 from lightkit.components.tabular_mlp import TabularMLP
 
@@ -36,7 +36,16 @@ class FixedBatches(SklearnDataModule):
 
 def test_tune_lr_prints_a_rate_saves_the_plot_and_writes_a_config_fit_trains_with(lightkit, workdir: Path):
     result = lightkit(
-        "tune", "lr", "--config", WINE, "--num_training", "25", "--write_config", "tuned.yaml", "--plot", "out/lr.png"
+        "tune",
+        "lr",
+        "--config",
+        WINE,
+        "--num_training",
+        "25",
+        "--write_config",
+        "tuned.yaml",
+        "--plot",
+        "out/lr.png",
     )
     assert result.code == 0, result.err
     rate = float(re.search(r"suggested learning rate: (\S+)", result.out).group(1))
@@ -58,7 +67,16 @@ def test_tune_lr_prints_a_rate_saves_the_plot_and_writes_a_config_fit_trains_wit
 
 def test_tune_lr_writes_the_rate_into_a_configured_optimizer(lightkit, workdir: Path):
     result = lightkit(
-        "tune", "lr", "--config", WINE, "--optimizer", "Adam", "--num_training", "15", "--write_config", "t.yaml"
+        "tune",
+        "lr",
+        "--config",
+        WINE,
+        "--optimizer",
+        "Adam",
+        "--num_training",
+        "15",
+        "--write_config",
+        "t.yaml",
     )
     assert result.code == 0, result.err
     rate = float(re.search(r"suggested learning rate: (\S+)", result.out).group(1))
@@ -94,6 +112,8 @@ def test_tune_usage_and_unknown_command(lightkit):
 
 
 def test_importing_the_tune_command_costs_no_torch():
-    probe = "import sys, lightkit.cli.tune; print(sorted(m for m in ('torch', 'lightning') if m in sys.modules))"
+    probe = (
+        "import sys, lightkit.cli.tune; print(sorted(m for m in ('torch', 'lightning') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

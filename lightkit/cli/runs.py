@@ -46,7 +46,7 @@ CV_FILE = "cv.json"
 _RUNS_ROOT = "runs"
 
 
-# -- the run-state record ----------------------------------------------------------------------------------
+# -- the run-state record --------------------------------------------------------------------------
 def write_state(run_dir: Path, state: str, **fields: Any) -> Path:
     """Record ``state`` (``running``, ``finished``, ``failed``, ``interrupted``) in ``run_dir/state.json``.
 
@@ -89,7 +89,7 @@ def _pid_alive(pid: Any) -> bool:
     return True
 
 
-# -- metrics.csv -------------------------------------------------------------------------------------------
+# -- metrics.csv -----------------------------------------------------------------------------------
 def read_metrics(run_dir: Path) -> list[dict[str, float]]:
     """Rows of the run's ``metrics.csv`` with the empty cells left out, values as floats."""
     path = Path(run_dir) / "metrics.csv"
@@ -141,7 +141,7 @@ def best_row(rows: list[dict[str, float]], monitor: str, mode: str = "min") -> d
     return next(r for r in candidates if r[monitor] == best)
 
 
-# -- run directories -----------------------------------------------------------------------------------------
+# -- run directories -------------------------------------------------------------------------------
 def _is_run(path: Path) -> bool:
     return any((path / name).exists() for name in ("config.yaml", "versions.json", STATE_FILE, "metrics.csv"))
 
@@ -205,7 +205,9 @@ class RunInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _state_of(run: Path, state: dict[str, Any], versions: dict[str, Any], config: dict[str, Any], epochs: int) -> str:
+def _state_of(
+    run: Path, state: dict[str, Any], versions: dict[str, Any], config: dict[str, Any], epochs: int
+) -> str:
     recorded = state.get("state")
     pid = state.get("pid", versions.get("pid"))
     local = state.get("host") in (None, socket.gethostname())
@@ -217,7 +219,9 @@ def _state_of(run: Path, state: dict[str, Any], versions: dict[str, Any], config
     if local and isinstance(pid, int) and pid > 1 and _pid_alive(pid):
         return "running"
     max_epochs = (config.get("trainer") or {}).get("max_epochs")
-    if (run / "checkpoints" / "last.ckpt").is_file() and (max_epochs in (None, -1) or epochs >= int(max_epochs)):
+    if (run / "checkpoints" / "last.ckpt").is_file() and (
+        max_epochs in (None, -1) or epochs >= int(max_epochs)
+    ):
         return "finished"
     return "interrupted" if (run / "checkpoints").is_dir() else "unknown"
 
@@ -250,7 +254,11 @@ def run_info(run: Path, root: Path | None = None) -> RunInfo:
     mode = state.get("mode") or "min"
     best = best_row(rows, monitor, mode) if monitor else None
     best_value = best[monitor] if best else state.get("best_score")
-    name = str(run.relative_to(root)) if root is not None and run != root and run.is_relative_to(root) else run.name
+    name = (
+        str(run.relative_to(root))
+        if root is not None and run != root and run.is_relative_to(root)
+        else run.name
+    )
     return RunInfo(
         name=name,
         path=str(run),
@@ -283,7 +291,7 @@ def _resolve_run(value: str, root: str) -> Path:
     )
 
 
-# -- output ------------------------------------------------------------------------------------------------
+# -- output ----------------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """argparse that raises :class:`UsageError` instead of printing usage and exiting."""
 
@@ -333,12 +341,13 @@ def _number(value: float | None) -> str:
 _STATE_STYLE = {"finished": "green", "running": "cyan", "failed": "red", "interrupted": "yellow"}
 
 
-# -- list ---------------------------------------------------------------------------------------------------
+# -- list ------------------------------------------------------------------------------------------
 def _list(root: str, as_json: bool) -> int:
     base = Path(root)
     if not base.is_dir():
         raise UsageError(
-            f"no run directory {root!r}", "train with `lightkit fit` first, or pass the directory that holds the runs."
+            f"no run directory {root!r}",
+            "train with `lightkit fit` first, or pass the directory that holds the runs.",
         )
     infos = sorted((run_info(r, base) for r in find_runs(base)), key=lambda i: (i.started or "", i.name))
     if as_json:
@@ -367,7 +376,7 @@ def _list(root: str, as_json: bool) -> int:
     return 0
 
 
-# -- show -----------------------------------------------------------------------------------------------------
+# -- show ------------------------------------------------------------------------------------------
 _TRAINER_KEYS = (
     "max_epochs", "max_steps", "max_time", "accelerator", "devices", "precision", "gradient_clip_val",
     "accumulate_grad_batches", "overfit_batches", "limit_train_batches", "profiler", "deterministic",
@@ -398,7 +407,9 @@ def _show(value: str, root: str, as_json: bool) -> int:
             settings += _flat(key, config[key])
     if config.get("seed_everything") is not None:
         settings.append(("seed_everything", config["seed_everything"]))
-    final = {name: metric_series(rows, name)[1][-1] for name in metric_names(rows) if metric_series(rows, name)[1]}
+    final = {
+        name: metric_series(rows, name)[1][-1] for name in metric_names(rows) if metric_series(rows, name)[1]
+    }
     ckpt_dir = run / "checkpoints"
     checkpoints = [
         {"file": p.name, "size_kb": round(p.stat().st_size / 1024, 1),
@@ -406,7 +417,9 @@ def _show(value: str, root: str, as_json: bool) -> int:
         for p in sorted(ckpt_dir.glob("*.ckpt"))
     ] if ckpt_dir.is_dir() else []  # fmt: skip
     files = sorted(
-        p.name for p in run.iterdir() if p.is_file() and p.suffix in (".txt", ".png", ".csv", ".json") and p.name != STATE_FILE
+        p.name
+        for p in run.iterdir()
+        if p.is_file() and p.suffix in (".txt", ".png", ".csv", ".json") and p.name != STATE_FILE
     )
     wanted_versions = ("python", "torch", "lightning", "lightkit", "plugins", "git_commit", "seed", "command")
     record = {
@@ -431,7 +444,11 @@ def _show(value: str, root: str, as_json: bool) -> int:
     head.add_row("duration", _duration(info.duration_s))
     head.add_row("epochs", str(info.epochs))
     if info.monitor:
-        head.add_row("best", f"{info.monitor}={_number(info.best)}" + (f" (epoch {info.best_epoch})" if info.best_epoch else ""))
+        head.add_row(
+            "best",
+            f"{info.monitor}={_number(info.best)}"
+            + (f" (epoch {info.best_epoch})" if info.best_epoch else ""),
+        )
     config_table = _table("setting", "value", title="config")
     for key, val in settings:
         config_table.add_row(key, Text(json.dumps(val) if not isinstance(val, str) else val))
@@ -454,7 +471,7 @@ def _show(value: str, root: str, as_json: bool) -> int:
     return 0
 
 
-# -- plot ------------------------------------------------------------------------------------------------------
+# -- plot ------------------------------------------------------------------------------------------
 def _plot(values: list[str], metric: str, root: str, output: str | None) -> int:
     runs = [_resolve_run(v, root) for v in values]
     series = []
@@ -470,12 +487,15 @@ def _plot(values: list[str], metric: str, root: str, output: str | None) -> int:
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise UsageError(
             f"metric {metric!r} (from --metric) is in none of the runs' metrics.csv",
-            hint + (f"metrics there: {', '.join(sorted(available))}." if available else "no run has metrics yet."),
+            hint
+            + (f"metrics there: {', '.join(sorted(available))}." if available else "no run has metrics yet."),
         )
     for run in sorted(set(runs) - {run for run, _, _ in series}):
         print(f"warning: {run} has no {metric!r} values; left out of the plot", file=sys.stderr)
     names = [r.name for r in runs]
-    labels = {run: (run.name if names.count(run.name) == 1 else f"{run.parent.name}/{run.name}") for run in runs}
+    labels = {
+        run: (run.name if names.count(run.name) == 1 else f"{run.parent.name}/{run.name}") for run in runs
+    }
     from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 
     fig = Figure(figsize=(8, 5), dpi=110, layout="constrained")
@@ -496,9 +516,11 @@ def _plot(values: list[str], metric: str, root: str, output: str | None) -> int:
     return 0
 
 
-# -- command line ------------------------------------------------------------------------------------------------
+# -- command line ----------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="lightkit runs", description="List, show and plot run directories (reads files only).")
+    parser = _Parser(
+        prog="lightkit runs", description="List, show and plot run directories (reads files only)."
+    )
     sub = parser.add_subparsers(dest="action", metavar="{list,show,plot}", parser_class=_Parser)
     listing = sub.add_parser("list", help="Table of runs: model, data, start, duration, state, best metric.")
     listing.add_argument("dir", nargs="?", default=_RUNS_ROOT, help="Directory that holds run directories.")

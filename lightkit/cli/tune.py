@@ -57,7 +57,8 @@ class LRFindOptions:
         max_lr: Largest learning rate tried.
         num_training: Number of learning rates tried, one training step each.
         mode: How the rate grows from step to step.
-        early_stop_threshold: Stop once the loss exceeds this multiple of the best loss so far; null never stops.
+        early_stop_threshold: Stop once the loss exceeds this multiple of the best loss so far;
+            null never stops.
     """
 
     write_config: str | None = None
@@ -96,7 +97,10 @@ class BatchSizeOptions:
 _OPTIONS = {"lr": LRFindOptions, "batch_size": BatchSizeOptions}
 
 #: loggers whose lines about the tuner's own trials are noise
-_TRIAL_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.trainer.connectors.checkpoint_connector")
+_TRIAL_LOGGERS = (
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.pytorch.trainer.connectors.checkpoint_connector",
+)
 
 
 class _TrialNoise(logging.Filter):
@@ -149,7 +153,9 @@ def _tune_cli() -> type:
 
         def before_instantiate_classes(self) -> None:
             self.plain_config = copy.deepcopy(self.config)
-            self.options = self.options_class(**{f.name: self.config[f.name] for f in fields(self.options_class)})
+            self.options = self.options_class(
+                **{f.name: self.config[f.name] for f in fields(self.options_class)}
+            )
 
         def instantiate_trainer(self, **kwargs: Any) -> Trainer:
             """The configured trainer, minus what only a real run needs: logs, checkpoints, progress bar."""
@@ -206,7 +212,10 @@ def _tune_cli() -> type:
                 update_attr=False,
             )
             if finder is None:
-                raise UsageError("the learning-rate finder does not run with fast_dev_run", "leave out --trainer.fast_dev_run.")
+                raise UsageError(
+                    "the learning-rate finder does not run with fast_dev_run",
+                    "leave out --trainer.fast_dev_run.",
+                )
             rate = suggest_lr(finder, o.mode)
             plot = _save_lr_plot(finder, Path(o.plot), rate)
             tried = len(finder.results.get("lr", []))
@@ -251,7 +260,10 @@ def _tune_cli() -> type:
                 max_val=max_val,
             )
             if found is None:
-                raise UsageError("the batch-size finder does not run with fast_dev_run", "leave out --trainer.fast_dev_run.")
+                raise UsageError(
+                    "the batch-size finder does not run with fast_dev_run",
+                    "leave out --trainer.fast_dev_run.",
+                )
             note = ""
             if rows and found >= rows:
                 found = rows  # Lightning may return the doubled size it stopped at, untried
@@ -286,7 +298,10 @@ def _tune_cli() -> type:
             header = f"# written by `lightkit tune {self.what}`: {section}.{key} = {value}\n"
             path.write_text(header + yaml.safe_dump(config, sort_keys=False))
             where = f"{section}.init_args.{key}" if holder is not config[section] else f"{section}.{key}"
-            print(f"config with {where} = {value} written to {path}; train with: lightkit fit --config {path}", file=sys.stderr)
+            print(
+                f"config with {where} = {value} written to {path}; train with: lightkit fit --config {path}",
+                file=sys.stderr,
+            )
 
     return TuneCLI
 
@@ -304,7 +319,8 @@ def _lr_target(config: dict[str, Any], model: Any) -> tuple[str, str]:
     raise ConfigError(
         f"model {type(model).__name__} has no lr or learning_rate argument and no --optimizer is set, "
         "so the rate has nowhere to go in the config",
-        "add an optimizer (--optimizer Adam: the rate goes to optimizer.init_args.lr), or leave out --write_config.",
+        "add an optimizer (--optimizer Adam: the rate goes to optimizer.init_args.lr), "
+        "or leave out --write_config.",
     )
 
 
