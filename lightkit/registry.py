@@ -92,13 +92,26 @@ def _natural_key(text: str) -> list[Any]:
 
 
 def _describe(dist: Any, seen: dict[int, tuple[str, str]]) -> tuple[str, str]:
-    """``(name, version)`` of a distribution, parsing its metadata file once."""
+    """``(name, version)`` of a distribution, read once per distribution.
+
+    ``Name`` and ``Version`` head every METADATA file (core metadata spec), so they are read from
+    its header lines; the full e-mail-style parse is the fallback.
+    """
     if dist is None:
         return "?", "?"
     key = id(dist)
     if key not in seen:
-        meta = dist.metadata
-        seen[key] = (meta["Name"] or "?", meta["Version"] or "?")
+        found: dict[str, str] = {}
+        for line in (dist.read_text("METADATA") or dist.read_text("PKG-INFO") or "").splitlines():
+            if not line.strip():
+                break
+            field, _, value = line.partition(":")
+            if field in ("Name", "Version") and field not in found:
+                found[field] = value.strip()
+        if len(found) < 2:
+            meta = dist.metadata
+            found = {"Name": meta["Name"] or "?", "Version": meta["Version"] or "?"}
+        seen[key] = (found["Name"], found["Version"])
     return seen[key]
 
 
