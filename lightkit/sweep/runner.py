@@ -32,6 +32,7 @@ from lightkit.sweep.study import (
     ask_lock,
     count_done,
     grid_size,
+    make_sampler,
     recover_stale_trials,
     worker_identity,
 )
@@ -126,6 +127,8 @@ def _next_trial(run: SweepRun) -> optuna.Trial | None:
             warnings.simplefilter("ignore", UserWarning)  # "heartbeat is supposed to be used with optimize"
             trial = run.study.ask()
         trial.set_user_attr(WORKER_ATTR, worker_identity())
+        if "seed" in run.spec.sampler[1]:
+            run.study.sampler = make_sampler(run.spec, trial.number)
         return trial
 
 

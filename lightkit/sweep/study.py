@@ -100,9 +100,16 @@ class _SweepGridSampler(optuna.samplers.GridSampler):
         """Nothing to do after a trial."""
 
 
-def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
-    """The sampler named in the sweep file; ``grid`` searches every combination of the params."""
+def make_sampler(spec: SweepSpec, trial_number: int | None = None) -> optuna.samplers.BaseSampler:
+    """The sampler named in the sweep file; ``grid`` searches every combination of the params.
+
+    With a ``seed`` and a ``trial_number``, the sampler is seeded with ``seed + trial_number``:
+    a sweep is reproducible, and neither a resumed sweep nor a second worker repeats the values
+    already drawn for earlier trials.
+    """
     name, kwargs = spec.sampler
+    if trial_number is not None and isinstance(kwargs.get("seed"), int):
+        kwargs = {**kwargs, "seed": kwargs["seed"] + trial_number}
     if name == "grid":
         kwargs = {"search_space": {p.name: p.grid() for p in spec.params}, **kwargs}
         module = type("grid", (), {"__name__": "optuna.samplers", "GridSampler": _SweepGridSampler})
