@@ -71,7 +71,9 @@ def test_lightning_callback_names_exist_in_lightning():
 
 def test_options_of_training_commands_and_paths():
     options = complete(*words("lightkit fit --|"))
-    assert {"--config", "--model", "--data", "--trainer.callbacks+=", "--ckpt_path", "--run.name"} <= set(options)
+    assert {"--config", "--model", "--data", "--trainer.callbacks+=", "--ckpt_path", "--run.name"} <= set(
+        options
+    )
     assert complete(*words("lightkit fit --trainer.max_e|")) == ["--trainer.max_epochs"]
     assert complete(*words("lightkit fit --config |")) == [FILES]
     assert complete(*words("lightkit predict --ckpt_path |")) == ["best", "last", FILES]
@@ -90,7 +92,9 @@ def test_completion_prints_scripts_and_refuses_other_shells(lightkit):
     bash = lightkit("completion", "bash")
     assert bash.code == 0 and "complete -F _lightkit_complete lightkit" in bash.out
     zsh = lightkit("completion", "zsh")
-    assert zsh.code == 0 and zsh.out.startswith("#compdef lightkit") and "compdef _lightkit lightkit" in zsh.out
+    assert (
+        zsh.code == 0 and zsh.out.startswith("#compdef lightkit") and "compdef _lightkit lightkit" in zsh.out
+    )
     fish = lightkit("completion", "fish")
     assert fish.code == 2 and "unknown shell 'fish'" in fish.err and "bash or zsh" in fish.err
 
@@ -108,7 +112,10 @@ def shim(tmp_path: Path) -> dict[str, str]:
 
 BASH_PROBE = r"""
 eval "$(lightkit completion bash)"
-probe() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _lightkit_complete; echo "${COMPREPLY[*]}"; }
+probe() {
+    COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+    _lightkit_complete; echo "${COMPREPLY[*]}"
+}
 probe lightkit fi
 probe lightkit fit --model Tab
 probe lightkit fit --model = Tab
@@ -140,6 +147,8 @@ probe lightkit fit --config tr
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
 def test_the_zsh_script_completes_through_the_cli(shim, tmp_path: Path):
     """zsh's completion builtins are stubbed: this checks what the script hands to them."""
-    proc = subprocess.run(["zsh", "-f", "-c", ZSH_PROBE], env=shim, cwd=tmp_path, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["zsh", "-f", "-c", ZSH_PROBE], env=shim, cwd=tmp_path, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["fit", "TabularMLP", "EarlyStopping", "(files)"]

@@ -20,12 +20,9 @@ PROBE = """
 import sys
 from lightkit.cli import main
 code = main({args!r})
-heavy = sorted(
-    m for m in sys.modules
-    if m.split(".")[0] in ("torch", "lightning", "pytorch_lightning", "lightkit_fake_broken",
-                           "lightkit_fake_wrongkind", "lightkit_fake_slow", "lightkit_clash_a", "lightkit_clash_b")
-    or m.startswith("lightkit.components")
-)
+roots = ("torch", "lightning", "pytorch_lightning", "lightkit_fake_broken", "lightkit_fake_wrongkind",
+         "lightkit_fake_slow", "lightkit_clash_a", "lightkit_clash_b")
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in roots or m.startswith("lightkit.components"))
 print("HEAVY=" + ",".join(heavy), file=sys.stderr)
 sys.exit(code)
 """
@@ -34,7 +31,9 @@ sys.exit(code)
 def modules_loaded_by(args: list[str]) -> tuple[int, str, str]:
     path = os.pathsep.join([str(FAKES / "broken"), str(FAKES / "slow"), str(FAKES / "clash")])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [path, os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True, env=env
+    )
     heavy = proc.stderr.strip().splitlines()[-1]
     return proc.returncode, heavy, proc.stdout
 

@@ -43,8 +43,9 @@ class Venv:
 
     def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        return subprocess.run([str(self.python), *args], cwd=cwd or self.work, env=env, capture_output=True,
-                              text=True)
+        return subprocess.run(
+            [str(self.python), *args], cwd=cwd or self.work, env=env, capture_output=True, text=True
+        )
 
     def lightkit(self, *args: str) -> subprocess.CompletedProcess[str]:
         return self.run("-m", "lightkit", *args)
@@ -53,13 +54,18 @@ class Venv:
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     root = tmp_path_factory.mktemp("plugin-venv")
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(root / "venv")],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(root / "venv")],
+        check=True,
+    )
     python = root / "venv" / ("Scripts" if os.name == "nt" else "bin") / "python"
     src = root / "src"
     for package in PACKAGES:  # build from copies, so that nothing is written into the repository
-        shutil.copytree(REPO / "plugins" / package, src / package,
-                        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache"))
+        shutil.copytree(
+            REPO / "plugins" / package,
+            src / package,
+            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache"),
+        )
     example = doc_files(DOCS.read_text())
     assert "lightkit-example/pyproject.toml" in example, "docs/plugins.md lost its example plugin"
     for path, text in example.items():
@@ -68,9 +74,20 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     work = root / "work"
     work.mkdir()
     installed = subprocess.run(
-        [str(python), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-         "--disable-pip-version-check", "--quiet", *(str(src / p) for p in (*PACKAGES, "lightkit-example"))],
-        capture_output=True, text=True,
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--quiet",
+            *(str(src / p) for p in (*PACKAGES, "lightkit-example")),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert installed.returncode == 0, installed.stderr
     return Venv(python, work)
@@ -100,8 +117,19 @@ def test_installed_packages_show_up_in_plugins_list(venv: Venv):
 def test_the_packages_own_tests_pass_against_the_installed_copies(venv: Venv):
     src = venv.work.parent / "src"
     tests = [str(src / package / "tests") for package in PACKAGES]
-    result = venv.run("-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning",
-                      "--basetemp", str(venv.work.parent / "pytest-inner"), *tests, cwd=src)
+    result = venv.run(
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-W",
+        "ignore::DeprecationWarning",
+        "--basetemp",
+        str(venv.work.parent / "pytest-inner"),
+        *tests,
+        cwd=src,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert re.search(r"\b\d+ passed\b", result.stdout) and " failed" not in result.stdout
 

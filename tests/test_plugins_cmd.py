@@ -12,8 +12,13 @@ import pytest
 from lightkit import registry
 
 FAKES = Path(__file__).parent / "fixtures" / "plugins"
-FAKE_MODULES = ("lightkit_fake_broken", "lightkit_fake_wrongkind", "lightkit_fake_slow", "lightkit_clash_a",
-                "lightkit_clash_b")
+FAKE_MODULES = (
+    "lightkit_fake_broken",
+    "lightkit_fake_wrongkind",
+    "lightkit_fake_slow",
+    "lightkit_clash_a",
+    "lightkit_clash_b",
+)
 BUILTINS = {"TabularMLP", "CSVDataModule", "SklearnDataModule", "PredictionWriter"}
 
 
@@ -63,8 +68,13 @@ def test_list_json_gives_the_same_fields_for_scripts(lightkit, fake_plugins):
     fake_plugins("broken")
     entries = json.loads(lightkit("plugins", "list", "--json").out)
     assert all(list(e) == ["name", "kind", "distribution", "version", "target"] for e in entries)
-    assert {"name": "BrokenCallback", "kind": "callbacks", "distribution": "lightkit-fake-broken",
-            "version": "0.1", "target": "lightkit_fake_broken:BrokenCallback"} in entries
+    assert {
+        "name": "BrokenCallback",
+        "kind": "callbacks",
+        "distribution": "lightkit-fake-broken",
+        "version": "0.1",
+        "target": "lightkit_fake_broken:BrokenCallback",
+    } in entries
     assert BUILTINS <= {e["name"] for e in entries}
 
 
@@ -79,8 +89,10 @@ def test_list_marks_a_clashing_name_and_says_how_to_choose(lightkit, fake_plugin
     fake_plugins("clash")
     out = lightkit("plugins", "list").out
     assert "TwinNet *" in out
-    assert ("* model 'TwinNet' is offered by 2 distributions; select it by full class path: "
-            "lightkit_clash_a.TwinNet or lightkit_clash_b.TwinNet") in out
+    assert (
+        "* model 'TwinNet' is offered by 2 distributions; select it by full class path: "
+        "lightkit_clash_a.TwinNet or lightkit_clash_b.TwinNet"
+    ) in out
 
 
 def test_unknown_plugins_command_suggests_the_closest(lightkit):
@@ -117,7 +129,9 @@ def test_show_a_callback_says_how_to_add_it(lightkit):
 def test_show_unknown_name_suggests_registered_ones(lightkit):
     result = lightkit("plugins", "show", "TabularMPL")
     assert result.code == 2
-    assert "no plugin is registered as 'TabularMPL'" in result.err and "did you mean 'TabularMLP'" in result.err
+    assert (
+        "no plugin is registered as 'TabularMPL'" in result.err and "did you mean 'TabularMLP'" in result.err
+    )
 
 
 def test_show_a_broken_plugin_is_one_short_message(lightkit, fake_plugins):
@@ -147,7 +161,9 @@ def test_check_reports_each_plugin_and_fails_when_one_is_broken(lightkit, fake_p
     rows = table_rows(result.out)
     assert rows["TabularMLP"][4] == "ok" and rows["SklearnDataModule"][4] == "ok"
     assert rows["BrokenNet"][4] == "broken" and "ModuleNotFoundError" in " ".join(rows["BrokenNet"])
-    assert rows["NotAModel"][4] == "broken" and "not a LightningModule subclass" in " ".join(rows["NotAModel"])
+    assert rows["NotAModel"][4] == "broken" and "not a LightningModule subclass" in " ".join(
+        rows["NotAModel"]
+    )
     assert rows["BrokenCallback"][4] == "broken"
     assert "clash" in rows["TwinNet"]
     assert "5 of 9 plugins have problems; the others work." in result.out
@@ -161,7 +177,10 @@ def test_check_json_and_success(lightkit, fake_plugins):
     broken = lightkit("plugins", "check", "--json")
     assert broken.code == 1
     by_name = {e["name"]: e for e in json.loads(broken.out)}
-    assert by_name["BrokenNet"]["status"] == "broken" and by_name["BrokenNet"]["distribution"] == "lightkit-fake-broken"
+    assert (
+        by_name["BrokenNet"]["status"] == "broken"
+        and by_name["BrokenNet"]["distribution"] == "lightkit-fake-broken"
+    )
     assert by_name["BrokenNet"]["detail"] == (
         "cannot be loaded: ModuleNotFoundError: No module named 'a_dependency_that_is_not_installed'"
     )

@@ -75,8 +75,13 @@ def test_resolve_target_reads_metadata_only():
 
 # -- real (fake) distributions on sys.path: discovery reads their metadata and nothing else ----------
 FAKES = Path(__file__).parent / "fixtures" / "plugins"
-FAKE_MODULES = ("lightkit_fake_broken", "lightkit_fake_wrongkind", "lightkit_fake_slow", "lightkit_clash_a",
-                "lightkit_clash_b")
+FAKE_MODULES = (
+    "lightkit_fake_broken",
+    "lightkit_fake_wrongkind",
+    "lightkit_fake_slow",
+    "lightkit_clash_a",
+    "lightkit_clash_b",
+)
 
 
 @pytest.fixture

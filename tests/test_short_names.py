@@ -11,12 +11,18 @@ from conftest import FAST
 
 from lightkit import registry
 
-DEMO = ("--model", "lightning.pytorch.demos.boring_classes.DemoModel",
-        "--data", "lightning.pytorch.demos.boring_classes.BoringDataModule")
+DEMO = (
+    "--model",
+    "lightning.pytorch.demos.boring_classes.DemoModel",
+    "--data",
+    "lightning.pytorch.demos.boring_classes.BoringDataModule",
+)
 
 
 def test_short_names_on_the_command_line(lightkit):
-    result = lightkit("fit", "--model", "TabularMLP", "--data", "SklearnDataModule", "--data.dataset", "iris", *FAST)
+    result = lightkit(
+        "fit", "--model", "TabularMLP", "--data", "SklearnDataModule", "--data.dataset", "iris", *FAST
+    )
     assert result.code == 0, result.err
 
 
@@ -32,8 +38,12 @@ def test_short_names_in_yaml_and_callbacks_append(lightkit, workdir: Path):
         "data:\n  class_path: SklearnDataModule\n  init_args:\n    dataset: iris\n"
     )
     result = lightkit(
-        "fit", "--config", str(config), "--trainer.callbacks+=EarlyStopping",
-        "--trainer.callbacks.monitor=val_loss", *FAST,
+        "fit",
+        "--config",
+        str(config),
+        "--trainer.callbacks+=EarlyStopping",
+        "--trainer.callbacks.monitor=val_loss",
+        *FAST,
     )
     assert result.code == 0, result.err
 
@@ -72,8 +82,13 @@ def test_unknown_name_in_a_config_names_the_file(lightkit, workdir: Path):
 
 # -- installed plugins that are broken, slow or clashing: isolation through the CLI ------------------
 FAKES = Path(__file__).parent / "fixtures" / "plugins"
-FAKE_MODULES = ("lightkit_fake_broken", "lightkit_fake_wrongkind", "lightkit_fake_slow", "lightkit_clash_a",
-                "lightkit_clash_b")
+FAKE_MODULES = (
+    "lightkit_fake_broken",
+    "lightkit_fake_wrongkind",
+    "lightkit_fake_slow",
+    "lightkit_clash_a",
+    "lightkit_clash_b",
+)
 IRIS = ("--data", "SklearnDataModule", "--data.dataset", "iris")
 
 
@@ -100,8 +115,15 @@ def fake_plugins():
 
 def test_broken_and_slow_plugins_change_nothing_for_users_who_do_not_select_them(lightkit, fake_plugins):
     fake_plugins("broken", "slow", "clash")
-    result = lightkit("fit", "--model", "TabularMLP", *IRIS, "--trainer.callbacks+=EarlyStopping",
-                      "--trainer.callbacks.monitor=val_loss", *FAST)
+    result = lightkit(
+        "fit",
+        "--model",
+        "TabularMLP",
+        *IRIS,
+        "--trainer.callbacks+=EarlyStopping",
+        "--trainer.callbacks.monitor=val_loss",
+        *FAST,
+    )
     assert result.code == 0, result.err
     assert not [m for m in FAKE_MODULES if m in sys.modules]
 
@@ -115,7 +137,9 @@ def test_selecting_a_plugin_that_fails_to_import_is_one_short_message(lightkit, 
         "error: model 'BrokenNet' from lightkit-fake-broken 0.1 cannot be loaded: "
         "ModuleNotFoundError: No module named 'a_dependency_that_is_not_installed'"
     )
-    assert len(lines) == 2 and lines[1].startswith("hint: ") and "pip uninstall lightkit-fake-broken" in lines[1]
+    assert (
+        len(lines) == 2 and lines[1].startswith("hint: ") and "pip uninstall lightkit-fake-broken" in lines[1]
+    )
 
 
 def test_a_broken_callback_selected_in_a_config_names_its_distribution(lightkit, fake_plugins, workdir: Path):
@@ -137,18 +161,33 @@ def test_a_plugin_of_the_wrong_kind_is_refused_by_name(lightkit, fake_plugins):
 
 def test_a_name_offered_twice_is_an_error_that_shows_how_to_choose(lightkit, fake_plugins):
     fake_plugins("clash")
-    result = lightkit("fit", "--model", "TwinNet", "--data", "lightning.pytorch.demos.boring_classes.BoringDataModule",
-                      *FAST)
+    result = lightkit(
+        "fit",
+        "--model",
+        "TwinNet",
+        "--data",
+        "lightning.pytorch.demos.boring_classes.BoringDataModule",
+        *FAST,
+    )
     assert result.code == 2
-    assert "'TwinNet' (from --model) is registered by 2 distributions: lightkit-clash-a, lightkit-clash-b" in result.err
+    assert (
+        "'TwinNet' (from --model) is registered by 2 distributions: lightkit-clash-a, lightkit-clash-b"
+        in result.err
+    )
     assert "lightkit_clash_a.TwinNet" in result.err and "lightkit_clash_b.TwinNet" in result.err
     assert len(result.err.strip().splitlines()) == 2
 
 
 def test_a_full_class_path_always_works_despite_a_clash(lightkit, fake_plugins):
     fake_plugins("clash")
-    result = lightkit("fit", "--model", "lightkit_clash_b.TwinNet",
-                      "--data", "lightning.pytorch.demos.boring_classes.BoringDataModule", *FAST)
+    result = lightkit(
+        "fit",
+        "--model",
+        "lightkit_clash_b.TwinNet",
+        "--data",
+        "lightning.pytorch.demos.boring_classes.BoringDataModule",
+        *FAST,
+    )
     assert result.code == 0, result.err
     assert "lightkit_clash_b" in sys.modules and "lightkit_clash_a" not in sys.modules
 
@@ -156,7 +195,9 @@ def test_a_full_class_path_always_works_despite_a_clash(lightkit, fake_plugins):
 def test_a_clash_in_a_config_names_the_file(lightkit, fake_plugins, workdir: Path):
     fake_plugins("clash")
     (workdir / "twin.yaml").write_text("model:\n  class_path: TwinNet\n")
-    result = lightkit("fit", "--config", "twin.yaml", "--data", "lightning.pytorch.demos.boring_classes.BoringDataModule")
+    result = lightkit(
+        "fit", "--config", "twin.yaml", "--data", "lightning.pytorch.demos.boring_classes.BoringDataModule"
+    )
     assert result.code == 2
     assert "twin.yaml" in result.err and "lightkit-clash-a" in result.err and "lightkit-clash-b" in result.err
 

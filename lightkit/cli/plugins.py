@@ -57,7 +57,9 @@ def main(argv: list[str]) -> int:
     if not argv[0].startswith("-") and argv[0] not in _ACTIONS:
         close = registry.suggest(argv[0], list(_ACTIONS), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise UsageError(f"unknown plugins command {argv[0]!r}", hint + f"commands are: {', '.join(_ACTIONS)}.")
+        raise UsageError(
+            f"unknown plugins command {argv[0]!r}", hint + f"commands are: {', '.join(_ACTIONS)}."
+        )
     args = _parser().parse_args(argv)
     try:
         if args.action == "show":
@@ -120,7 +122,9 @@ class _Out:
         if self.console is None:
             widths = [max([len(c), *(len(r[i][0]) for r in rows)]) for i, c in enumerate(columns)]
             for cells in [[(c, "") for c in columns], *rows]:
-                sys.stdout.write("  ".join(t.ljust(w) for (t, _), w in zip(cells, widths)).rstrip() + "\n")
+                sys.stdout.write(
+                    "  ".join(t.ljust(w) for (t, _), w in zip(cells, widths, strict=True)).rstrip() + "\n"
+                )
             return
         from rich.table import Table
         from rich.text import Text
@@ -129,7 +133,9 @@ class _Out:
         for column in columns:
             table.add_column(column, overflow="fold")
         for cells in rows:
-            table.add_row(*(Text(text, style=style) for text, style in cells))  # Text: docstrings hold [brackets]
+            table.add_row(
+                *(Text(text, style=style) for text, style in cells)
+            )  # Text: docstrings hold [brackets]
         self.console.print(table)
 
 
@@ -157,8 +163,11 @@ def _list(kind: str | None, as_json: bool, names_only: bool) -> int:
     out.table(("name", "kind", "distribution", "version", "target"), rows)
     for (k, name), offers in clashes.items():
         paths = " or ".join(p.class_path for p in offers)
-        out.line(f"* {registry.noun(k)} {name!r} is offered by {len(offers)} distributions; "
-                 f"select it by full class path: {paths}", "red")
+        out.line(
+            f"* {registry.noun(k)} {name!r} is offered by {len(offers)} distributions; "
+            f"select it by full class path: {paths}",
+            "red",
+        )
     return 0
 
 
@@ -193,11 +202,15 @@ def _unregistered(class_path: str, kind: str | None) -> Plugin:
 
             cls = getattr(importlib.import_module(module), attr)
         except (Exception, SystemExit) as err:
-            raise PluginBroken(f"cannot import {class_path!r}: {type(err).__name__}: {err}",
-                               "check the class path: package.module.ClassName.") from None
+            raise PluginBroken(
+                f"cannot import {class_path!r}: {type(err).__name__}: {err}",
+                "check the class path: package.module.ClassName.",
+            ) from None
         kinds = kinds_of_class(cls)
         if not kinds:
-            raise PluginError(f"{class_path!r} is not a LightningModule, LightningDataModule or Callback subclass")
+            raise PluginError(
+                f"{class_path!r} is not a LightningModule, LightningDataModule or Callback subclass"
+            )
         kind = kinds[0]
     return Plugin(attr, kind, target, "(not registered)", "-")
 
@@ -245,7 +258,9 @@ def _parameters(cls: type) -> list[tuple[str, str, str, str]]:
         help_text = " ".join((param.doc or "").split()).replace("``", "`")
         if param.name in SHAPE_KEYS and param.default is None and "data module" not in help_text:
             help_text = (help_text + " " if help_text else "") + "[set from the data module]"
-        rows.append((param.name, _describe_type(param.annotation), _describe_default(param.default), help_text))
+        rows.append(
+            (param.name, _describe_type(param.annotation), _describe_default(param.default), help_text)
+        )
     return rows
 
 
@@ -269,7 +284,9 @@ def _show(name: str, kind: str | None) -> int:
         cls = registry.load(plugin)
         if i:
             out.line()
-        out.line(f"{plugin.name} ({registry.noun(plugin.kind)}, {plugin.distribution} {plugin.version})", "bold")
+        out.line(
+            f"{plugin.name} ({registry.noun(plugin.kind)}, {plugin.distribution} {plugin.version})", "bold"
+        )
         out.line(f"target: {plugin.target}")
         out.line(f"use:    {_USAGE[plugin.kind].format(name=plugin.name)}")
         doc = _docstring(cls)
@@ -281,8 +298,10 @@ def _show(name: str, kind: str | None) -> int:
         if not rows:
             out.line("hyperparameters: none")
             continue
-        out.table(("hyperparameter", "type", "default", "help"),
-                  [[(row[0], "bold"), *((cell, "") for cell in row[1:])] for row in rows])
+        out.table(
+            ("hyperparameter", "type", "default", "help"),
+            [[(row[0], "bold"), *((cell, "") for cell in row[1:])] for row in rows],
+        )
     return 0
 
 
@@ -295,14 +314,26 @@ def _check(as_json: bool) -> int:
         try:
             registry.load(plugin)
         except PluginBroken as err:
-            where = f"{registry.noun(plugin.kind)} {plugin.name!r} from {plugin.distribution} {plugin.version} "
+            where = (
+                f"{registry.noun(plugin.kind)} {plugin.name!r} from {plugin.distribution} {plugin.version} "
+            )
             status, detail = "broken", err.message.removeprefix(where)
         if status == "ok" and (plugin.kind, plugin.name) in clashes:
             others = [p.distribution for p in clashes[plugin.kind, plugin.name] if p != plugin]
             status = "clash"
-            detail = f"name also offered by {', '.join(others)}; select it by full class path {plugin.class_path}"
-        results.append({"name": plugin.name, "kind": plugin.kind, "distribution": plugin.distribution,
-                        "version": plugin.version, "status": status, "detail": detail})
+            detail = (
+                f"name also offered by {', '.join(others)}; select it by full class path {plugin.class_path}"
+            )
+        results.append(
+            {
+                "name": plugin.name,
+                "kind": plugin.kind,
+                "distribution": plugin.distribution,
+                "version": plugin.version,
+                "status": status,
+                "detail": detail,
+            }
+        )
     problems = [r for r in results if r["status"] != "ok"]
     if as_json:
         print(json.dumps(results, indent=2))
@@ -311,8 +342,16 @@ def _check(as_json: bool) -> int:
     out = _Out()
     out.table(
         ("name", "kind", "distribution", "status", "detail"),
-        [[(r["name"], "bold"), (r["kind"], ""), (f"{r['distribution']} {r['version']}", ""),
-          (r["status"], styles[r["status"]]), (r["detail"], "")] for r in results],
+        [
+            [
+                (r["name"], "bold"),
+                (r["kind"], ""),
+                (f"{r['distribution']} {r['version']}", ""),
+                (r["status"], styles[r["status"]]),
+                (r["detail"], ""),
+            ]
+            for r in results
+        ],
     )
     if problems:
         out.line(f"{len(problems)} of {len(results)} plugins have problems; the others work.", "red")

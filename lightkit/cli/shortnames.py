@@ -22,7 +22,14 @@ import yaml
 from lightkit import registry
 from lightkit.errors import ConfigError, PluginNotFound
 
-__all__ = ["Selection", "check_selected", "config_files", "install_resolver", "kinds_of_class", "selected_names"]
+__all__ = [
+    "Selection",
+    "check_selected",
+    "config_files",
+    "install_resolver",
+    "kinds_of_class",
+    "selected_names",
+]
 
 #: command-line keys that take a class, and the plugin kind each one selects
 _FLAG_KINDS: dict[str, str] = {
@@ -111,7 +118,9 @@ def _read_config(value: str) -> tuple[Any, str]:
         mark = getattr(err, "problem_mark", None)
         where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark is not None else label
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"YAML syntax error in {where}: {problem}", "fix the YAML; it must parse.") from None
+        raise ConfigError(
+            f"YAML syntax error in {where}: {problem}", "fix the YAML; it must parse."
+        ) from None
 
 
 def _names_in(value: Any) -> Iterator[str]:
@@ -135,9 +144,15 @@ def selected_names(args: list[str], subcommand: str | None) -> list[Selection]:
         if subcommand and isinstance(data.get(subcommand), dict):
             data = data[subcommand]
         trainer = data.get("trainer") if isinstance(data.get("trainer"), dict) else {}
-        for key, kind, section in (("model", "models", data), ("data", "datamodules", data), ("callbacks", "callbacks", trainer)):
+        for key, kind, section in (
+            ("model", "models", data),
+            ("data", "datamodules", data),
+            ("callbacks", "callbacks", trainer),
+        ):
             for name in _names_in(section.get(key)):
-                found.append(Selection(kind, name, f"{label}, {'trainer.' if key == 'callbacks' else ''}{key}"))
+                found.append(
+                    Selection(kind, name, f"{label}, {'trainer.' if key == 'callbacks' else ''}{key}")
+                )
     for i, arg in enumerate(args):
         flag, _, value = arg.partition("=")
         if flag not in _FLAG_KINDS:
@@ -151,9 +166,8 @@ def selected_names(args: list[str], subcommand: str | None) -> list[Selection]:
 
 def check_selected(args: list[str], subcommand: str | None) -> list[type]:
     """Load the plugins a command selects; raise a short error for unknown, colliding or broken ones."""
-    from jsonargparse._typehints import get_all_subclass_paths
-
     import lightning.pytorch as pl
+    from jsonargparse._typehints import get_all_subclass_paths
 
     bases = {"models": pl.LightningModule, "datamodules": pl.LightningDataModule, "callbacks": pl.Callback}
     loaded: list[type] = []

@@ -7,8 +7,18 @@ import math
 from pathlib import Path
 
 QUICK = ("--trainer.max_epochs", "1", "--trainer.enable_model_summary", "false")
-IRIS = ("--model", "TabularMLP", "--model.hidden_sizes", "[8]", "--data", "SklearnDataModule",
-        "--data.dataset", "iris", "--data.batch_size", "16")
+IRIS = (
+    "--model",
+    "TabularMLP",
+    "--model.hidden_sizes",
+    "[8]",
+    "--data",
+    "SklearnDataModule",
+    "--data.dataset",
+    "iris",
+    "--data.batch_size",
+    "16",
+)
 
 
 def logged(run: Path) -> dict[str, list[float]]:
@@ -19,8 +29,16 @@ def logged(run: Path) -> dict[str, list[float]]:
 
 
 def test_statistics_of_every_layer_reach_the_run_logger(lightkit, tmp_path: Path):
-    result = lightkit("fit", *IRIS, "--trainer.callbacks+=LayerStatsMonitor", "--trainer.callbacks.every_n_steps",
-                      "2", *QUICK, "--run.name", "stats")
+    result = lightkit(
+        "fit",
+        *IRIS,
+        "--trainer.callbacks+=LayerStatsMonitor",
+        "--trainer.callbacks.every_n_steps",
+        "2",
+        *QUICK,
+        "--run.name",
+        "stats",
+    )
     assert result.code == 0, result.err
     metrics = logged(tmp_path / "runs" / "stats")
     # TabularMLP with one hidden layer: net.0 Linear, net.1 BatchNorm1d, net.4 Linear (output)
@@ -46,12 +64,22 @@ def test_added_through_a_yaml_config_with_chosen_layer_types(lightkit, tmp_path:
     result = lightkit("fit", "--config", "stats.yaml", *IRIS, *QUICK, "--run.name", "yaml")
     assert result.code == 0, result.err
     stats = {k for k in logged(tmp_path / "runs" / "yaml") if k.startswith("layers/")}
-    assert stats == {f"layers/{layer}/{s}" for layer in ("net.0", "net.4") for s in ("grad_norm", "grad_std", "grad_abs_max")}
+    assert stats == {
+        f"layers/{layer}/{s}"
+        for layer in ("net.0", "net.4")
+        for s in ("grad_norm", "grad_std", "grad_abs_max")
+    }
 
 
 def test_layer_types_that_match_nothing_name_the_types_there_are(lightkit):
-    result = lightkit("fit", *IRIS, "--trainer.callbacks+=LayerStatsMonitor",
-                      "--trainer.callbacks.layer_types", "[Conv2d]", *QUICK)
+    result = lightkit(
+        "fit",
+        *IRIS,
+        "--trainer.callbacks+=LayerStatsMonitor",
+        "--trainer.callbacks.layer_types",
+        "[Conv2d]",
+        *QUICK,
+    )
     assert result.code == 2
     assert "no layer of types ['Conv2d']" in result.err and "Linear" in result.err
 

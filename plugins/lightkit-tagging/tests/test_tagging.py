@@ -32,8 +32,9 @@ def write_tagged_csv(path: Path, rows: int = 120, seed: int = 0) -> None:
 
 
 def test_trains_on_the_embedded_default_data_and_logs_per_tag_metrics(lightkit, tmp_path: Path):
-    result = lightkit("fit", "--model", "TaggingMLP", "--data", "TagTableDataModule", *SMALL, *QUICK,
-                      "--run.name", "tags")
+    result = lightkit(
+        "fit", "--model", "TaggingMLP", "--data", "TagTableDataModule", *SMALL, *QUICK, "--run.name", "tags"
+    )
     assert result.code == 0, result.err
     run = tmp_path / "runs" / "tags"
     assert (run / "checkpoints" / "best.ckpt").is_file()
@@ -57,9 +58,22 @@ def test_batches_are_dicts_of_features_and_multi_hot_tags():
 
 def test_csv_tags_train_then_predict_new_rows_with_a_chosen_threshold(lightkit, tmp_path: Path):
     write_tagged_csv(tmp_path / "items.csv")
-    fit = lightkit("fit", "--model", "TaggingMLP", "--data", "TagTableDataModule",
-                   "--data.path", "items.csv", "--data.tags", "[sports, politics]", "--data.id_column", "item",
-                   *QUICK, "--run.name", "csv")
+    fit = lightkit(
+        "fit",
+        "--model",
+        "TaggingMLP",
+        "--data",
+        "TagTableDataModule",
+        "--data.path",
+        "items.csv",
+        "--data.tags",
+        "[sports, politics]",
+        "--data.id_column",
+        "item",
+        *QUICK,
+        "--run.name",
+        "csv",
+    )
     assert fit.code == 0, fit.err
     assert {"val_f1/sports", "val_auroc/politics"} <= set(read_csv(tmp_path / "runs/csv/metrics.csv")[0])
 
@@ -82,8 +96,20 @@ def test_a_tag_column_that_is_not_zero_or_one_is_a_short_error(lightkit, tmp_pat
     frame = pd.read_csv(tmp_path / "items.csv")
     frame.loc[4, "sports"] = 2
     frame.to_csv(tmp_path / "items.csv", index=False)
-    result = lightkit("fit", "--model", "TaggingMLP", "--data", "TagTableDataModule", "--data.path", "items.csv",
-                      "--data.tags", "[sports, politics]", "--data.id_column", "item", *QUICK)
+    result = lightkit(
+        "fit",
+        "--model",
+        "TaggingMLP",
+        "--data",
+        "TagTableDataModule",
+        "--data.path",
+        "items.csv",
+        "--data.tags",
+        "[sports, politics]",
+        "--data.id_column",
+        "item",
+        *QUICK,
+    )
     assert result.code == 1
     assert "tag column 'sports'" in result.err and "line 6" in result.err
     assert "Traceback" not in result.err, result.err
@@ -91,8 +117,17 @@ def test_a_tag_column_that_is_not_zero_or_one_is_a_short_error(lightkit, tmp_pat
 
 @pytest.mark.parametrize("threshold", ["0", "1.5"])
 def test_threshold_outside_zero_one_is_refused(lightkit, threshold: str):
-    result = lightkit("fit", "--model", "TaggingMLP", "--data", "TagTableDataModule", *SMALL, *QUICK,
-                      "--model.threshold", threshold)
+    result = lightkit(
+        "fit",
+        "--model",
+        "TaggingMLP",
+        "--data",
+        "TagTableDataModule",
+        *SMALL,
+        *QUICK,
+        "--model.threshold",
+        threshold,
+    )
     assert result.code == 2
     assert "model.threshold must be between 0 and 1" in result.err
 
@@ -111,9 +146,21 @@ def test_every_entry_point_of_the_package_loads_as_the_right_kind(lightkit):
 
 def test_the_example_config_reads_tag_prefixed_columns(lightkit, tmp_path: Path):
     write_tagged_csv(tmp_path / "items.csv")
-    frame = pd.read_csv(tmp_path / "items.csv").rename(columns={"sports": "tag_sports", "politics": "tag_politics"})
+    frame = pd.read_csv(tmp_path / "items.csv").rename(
+        columns={"sports": "tag_sports", "politics": "tag_politics"}
+    )
     frame.drop(columns=["item"]).to_csv(tmp_path / "items.csv", index=False)
-    result = lightkit("fit", "--config", str(CONFIGS / "tags_csv.yaml"), "--data.path", "items.csv", *QUICK,
-                      "--run.name", "example")
+    result = lightkit(
+        "fit",
+        "--config",
+        str(CONFIGS / "tags_csv.yaml"),
+        "--data.path",
+        "items.csv",
+        *QUICK,
+        "--run.name",
+        "example",
+    )
     assert result.code == 0, result.err
-    assert {"val_f1/tag_sports", "val_f1/tag_politics"} <= set(read_csv(tmp_path / "runs/example/metrics.csv")[0])
+    assert {"val_f1/tag_sports", "val_f1/tag_politics"} <= set(
+        read_csv(tmp_path / "runs/example/metrics.csv")[0]
+    )

@@ -36,8 +36,18 @@ def make_image_folder(root: Path, per_class: int = 6) -> Path:
 
 
 def test_small_cnn_trains_on_digits_and_predicts_the_test_split(lightkit, tmp_path: Path):
-    fit = lightkit("fit", "--config", str(CONFIGS / "digits_cnn.yaml"), "--model.channels", "[8, 16]",
-                   "--trainer.limit_train_batches", "5", *QUICK, "--run.name", "digits")
+    fit = lightkit(
+        "fit",
+        "--config",
+        str(CONFIGS / "digits_cnn.yaml"),
+        "--model.channels",
+        "[8, 16]",
+        "--trainer.limit_train_batches",
+        "5",
+        *QUICK,
+        "--run.name",
+        "digits",
+    )
     assert fit.code == 0, fit.err
     run = tmp_path / "runs" / "digits"
     assert (run / "checkpoints" / "best.ckpt").is_file()
@@ -65,9 +75,26 @@ def test_image_folder_trains_then_predicts_a_folder_of_new_images(lightkit, tmp_
     make_image_folder(tmp_path / "images")
     new = tmp_path / "new"
     make_image_folder(new, per_class=2)
-    fit = lightkit("fit", "--model", "SmallCNN", "--data", "ImageFolderDataModule", "--data.root", "images",
-                   "--data.image_size", "[12, 12]", "--data.batch_size", "4", "--data.val_fraction", "0.25",
-                   "--data.test_fraction", "0.25", *QUICK, "--run.name", "folder")
+    fit = lightkit(
+        "fit",
+        "--model",
+        "SmallCNN",
+        "--data",
+        "ImageFolderDataModule",
+        "--data.root",
+        "images",
+        "--data.image_size",
+        "[12, 12]",
+        "--data.batch_size",
+        "4",
+        "--data.val_fraction",
+        "0.25",
+        "--data.test_fraction",
+        "0.25",
+        *QUICK,
+        "--run.name",
+        "folder",
+    )
     assert fit.code == 0, fit.err
 
     predict = lightkit("predict", "--ckpt_path", "best", "--data.predict_root", "new")
@@ -108,8 +135,9 @@ def test_unusable_image_folders_are_short_errors(lightkit, tmp_path: Path, setup
         (tmp_path / "images" / "grey").mkdir()
     elif setup == "corrupt":
         (tmp_path / "images" / "dark" / "broken.png").write_bytes(b"not an image")
-    result = lightkit("fit", "--model", "SmallCNN", "--data", "ImageFolderDataModule", "--data.root", "images",
-                      *QUICK)
+    result = lightkit(
+        "fit", "--model", "SmallCNN", "--data", "ImageFolderDataModule", "--data.root", "images", *QUICK
+    )
     assert result.code == 1
     assert message in result.err
     assert "Traceback" not in result.err and len(result.err.strip().splitlines()) <= 4

@@ -6,10 +6,9 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightkit import ConfigError
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
-
-from lightkit import ConfigError
 
 __all__ = ["LayerStatsMonitor"]
 
@@ -108,13 +107,16 @@ class LayerStatsMonitor(pl.Callback):
                     values = out.detach().float()
                     key = f"{self.prefix}/{name}"
                     self._stats[f"{key}/act_mean"] = values.mean()
-                    self._stats[f"{key}/act_std"] = values.std() if values.numel() > 1 else values.new_zeros(())
+                    self._stats[f"{key}/act_std"] = (
+                        values.std() if values.numel() > 1 else values.new_zeros(())
+                    )
                     self._stats[f"{key}/act_zero_fraction"] = (values == 0).float().mean()
 
         return hook
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
-                             batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         """Decide whether this step logs."""
         self._step = trainer.global_step
         self._due = self._step % self.every_n_steps == 0
@@ -126,8 +128,11 @@ class LayerStatsMonitor(pl.Callback):
             return
         with torch.no_grad():
             for name, module in self._layers.items():
-                grads = [p.grad.detach().float().flatten() for p in module.parameters(recurse=False)
-                         if p.grad is not None]
+                grads = [
+                    p.grad.detach().float().flatten()
+                    for p in module.parameters(recurse=False)
+                    if p.grad is not None
+                ]
                 if not grads:
                     continue
                 flat = torch.cat(grads)
@@ -136,8 +141,9 @@ class LayerStatsMonitor(pl.Callback):
                 self._stats[f"{key}/grad_std"] = flat.std() if flat.numel() > 1 else flat.new_zeros(())
                 self._stats[f"{key}/grad_abs_max"] = flat.abs().max()
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         """Send the step's statistics to every logger."""
         if not (self._due and self._stats):
             return

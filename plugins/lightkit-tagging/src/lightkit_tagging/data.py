@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import Tensor
-
 from lightkit import DataError, InMemoryDataModule
 from lightkit.errors import ConfigError
+from torch import Tensor
 
 __all__ = ["TagTableDataModule"]
 
@@ -74,7 +73,9 @@ class TagTableDataModule(InMemoryDataModule):
         seed: int = 42,
     ) -> None:
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
-        if not (0.0 <= val_fraction < 1.0 and 0.0 <= test_fraction < 1.0 and val_fraction + test_fraction < 1.0):
+        if not (
+            0.0 <= val_fraction < 1.0 and 0.0 <= test_fraction < 1.0 and val_fraction + test_fraction < 1.0
+        ):
             raise ConfigError(
                 f"data.val_fraction and data.test_fraction must be in [0, 1) and leave rows to train on, "
                 f"got {val_fraction} and {test_fraction}"
@@ -128,14 +129,18 @@ class TagTableDataModule(InMemoryDataModule):
             )
         missing = [t for t in tags if t not in columns]
         if missing:
-            raise DataError(f"tag column {missing[0]!r} (from data.tags) not found in {source}",
-                            f"columns are {columns[:12]}.")
+            raise DataError(
+                f"tag column {missing[0]!r} (from data.tags) not found in {source}",
+                f"columns are {columns[:12]}.",
+            )
         excluded = {*tags, *([self.id_column] if self.id_column else [])}
         features = self.feature_columns or [c for c in columns if c not in excluded]
         missing = [f for f in features if f not in columns]
         if missing:
-            raise DataError(f"feature column {missing[0]!r} (from data.features) not found in {source}",
-                            f"columns are {columns[:12]}.")
+            raise DataError(
+                f"feature column {missing[0]!r} (from data.features) not found in {source}",
+                f"columns are {columns[:12]}.",
+            )
         if not features:
             raise DataError(f"no feature columns left in {source}")
         return tags, features
@@ -186,8 +191,10 @@ class TagTableDataModule(InMemoryDataModule):
         source = frame.attrs.get("source", "the data")
         missing = [f for f in features if f not in frame.columns]
         if missing:
-            raise DataError(f"feature column {missing[0]!r} not found in {source}",
-                            "predicting needs every feature column the model was trained on.")
+            raise DataError(
+                f"feature column {missing[0]!r} not found in {source}",
+                "predicting needs every feature column the model was trained on.",
+            )
         block = frame[features]
         non_numeric = [c for c in features if not pd.api.types.is_numeric_dtype(block[c])]
         if non_numeric:
@@ -197,8 +204,10 @@ class TagTableDataModule(InMemoryDataModule):
             )
         empty = block.isna().any()
         if empty.any():
-            raise DataError(f"feature column {empty[empty].index[0]!r} in {source} has empty cells",
-                            "fill or drop those rows first.")
+            raise DataError(
+                f"feature column {empty[empty].index[0]!r} in {source} has empty cells",
+                "fill or drop those rows first.",
+            )
         return block.to_numpy(dtype=np.float64)
 
     # -- what lightkit and Lightning ask for -----------------------------------------------------------
@@ -211,7 +220,11 @@ class TagTableDataModule(InMemoryDataModule):
     def data_shape(self) -> dict[str, Any]:
         """Task and sizes the model needs (see lightkit's data-shape convention)."""
         state = self._fit_state()
-        return {"task": "multilabel", "num_features": len(state["features"]), "num_outputs": len(state["tags"])}
+        return {
+            "task": "multilabel",
+            "num_features": len(state["features"]),
+            "num_outputs": len(state["tags"]),
+        }
 
     def _tensors(self, frame: pd.DataFrame, with_tags: bool) -> dict[str, Tensor]:
         state = self._fit_state()

@@ -6,11 +6,10 @@ from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
+from lightkit import ConfigError
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MultilabelAUROC, MultilabelF1Score
-
-from lightkit import ConfigError
 
 __all__ = ["TaggingMLP"]
 
@@ -30,8 +29,9 @@ class TaggingMLP(pl.LightningModule):
     A row may carry any number of tags. Batches are dicts ``{"X": features, "y": multi-hot tags}``.
     Logged each epoch: ``{train,val,test}_loss``; for validation and test, macro F1 and AUROC
     (``val_f1_macro``, ``val_auroc_macro``) and, unless ``per_tag_metrics`` is off, the same per
-    tag (``val_f1/<tag>``, ``val_auroc/<tag>``) with tag names taken from the data module. ``predict`` returns each
-    tag's probability; a tag is predicted when its probability reaches ``threshold``.
+    tag (``val_f1/<tag>``, ``val_auroc/<tag>``) with tag names taken from the data module.
+    ``predict`` returns each tag's probability; a tag is predicted when its probability reaches
+    ``threshold``.
 
     Attributes:
         monitor: The metric lightkit's best checkpoint tracks.
@@ -135,7 +135,7 @@ class TaggingMLP(pl.LightningModule):
         per_tag = {
             f"{stage}_{metric}/{tag}": value
             for metric, scores in values.items()
-            for tag, value in zip(self.tag_names, scores)
+            for tag, value in zip(self.tag_names, scores, strict=True)
         }
         self.log_dict(macro, prog_bar=True)
         if self.hparams.per_tag_metrics:
@@ -163,4 +163,6 @@ class TaggingMLP(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """AdamW with ``lr`` and ``weight_decay``; ``--optimizer`` on the command line replaces it."""
-        return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        return torch.optim.AdamW(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import lightning.pytorch as pl
 import torch
+from lightkit import ConfigError
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
-
-from lightkit import ConfigError
 
 __all__ = ["SmallCNN"]
 
@@ -66,12 +65,15 @@ class SmallCNN(pl.LightningModule):
         if input_shape is None or num_outputs is None:
             raise ConfigError(
                 "SmallCNN needs input_shape and num_outputs, and the data module did not provide them",
-                "use an image data module with a `data_shape`, such as DigitsDataModule or ImageFolderDataModule.",
+                "use an image data module with a `data_shape`, such as DigitsDataModule or "
+                "ImageFolderDataModule.",
             )
         if len(input_shape) != 3:
             raise ConfigError(f"model.input_shape must be [channels, height, width], got {input_shape}")
         if task not in (None, "multiclass"):
-            raise ConfigError(f"SmallCNN classifies images into classes, but the data module's task is {task!r}")
+            raise ConfigError(
+                f"SmallCNN classifies images into classes, but the data module's task is {task!r}"
+            )
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ConfigError(f"model.kernel_size must be odd and positive, got {kernel_size}")
         if not channels:
@@ -89,8 +91,9 @@ class SmallCNN(pl.LightningModule):
                 height, width = height // 2, width // 2
             in_channels = out_channels
         self.features = nn.Sequential(*blocks)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
-                                  nn.Linear(in_channels, num_outputs))
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(in_channels, num_outputs)
+        )
         self.train_metrics = _metrics(num_outputs).clone(prefix="train_")
         self.val_metrics = _metrics(num_outputs).clone(prefix="val_")
         self.test_metrics = _metrics(num_outputs).clone(prefix="test_")
@@ -103,7 +106,9 @@ class SmallCNN(pl.LightningModule):
         logits, y = self(batch["x"]), batch["y"]
         loss = nn.functional.cross_entropy(logits, y)
         metrics.update(logits, y)
-        self.log(f"{stage}_loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.log(
+            f"{stage}_loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(y)
+        )
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
         return loss
 
@@ -125,4 +130,6 @@ class SmallCNN(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """AdamW with ``lr`` and ``weight_decay``; ``--optimizer`` on the command line replaces it."""
-        return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        return torch.optim.AdamW(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )

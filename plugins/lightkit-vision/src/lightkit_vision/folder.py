@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from lightkit import ConfigError, DataError
+
 from lightkit_vision.images import ImageDataModule, Images
 
 __all__ = ["ImageFolderDataModule"]
@@ -57,7 +57,9 @@ class ImageFolderDataModule(ImageDataModule):
             seed=seed,
         )
         if len(image_size) != 2 or min(image_size) < 1:
-            raise ConfigError(f"data.image_size must be [height, width] with positive sizes, got {image_size}")
+            raise ConfigError(
+                f"data.image_size must be [height, width] with positive sizes, got {image_size}"
+            )
         self.root = root
         self.image_size = list(image_size)
         self.grayscale = grayscale
@@ -68,8 +70,10 @@ class ImageFolderDataModule(ImageDataModule):
         folder = Path(value)
         if not folder.is_dir():
             what = "is not a folder" if folder.exists() else "not found"
-            raise DataError(f"image folder {value!r} (from data.{key}) {what}",
-                            "check the path; relative paths are taken from the current directory.")
+            raise DataError(
+                f"image folder {value!r} (from data.{key}) {what}",
+                "check the path; relative paths are taken from the current directory.",
+            )
         return folder
 
     def _images_in(self, folder: Path) -> list[Path]:
@@ -86,8 +90,10 @@ class ImageFolderDataModule(ImageDataModule):
                 with Image.open(path) as image:
                     resized = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
             except (UnidentifiedImageError, OSError, ValueError) as err:
-                raise DataError(f"image {str(path)!r} cannot be read: {err}",
-                                "remove or replace the file, or narrow data.extensions.") from None
+                raise DataError(
+                    f"image {str(path)!r} cannot be read: {err}",
+                    "remove or replace the file, or narrow data.extensions.",
+                ) from None
             array = np.asarray(resized, dtype=np.float32) / 255.0
             pixels[i] = array[None] if self.grayscale else array.transpose(2, 0, 1)
         return pixels
@@ -122,6 +128,8 @@ class ImageFolderDataModule(ImageDataModule):
         folder = self._folder(self.predict_root, "predict_root")
         paths = self._images_in(folder)
         if not paths:
-            raise DataError(f"no images under {self.predict_root!r} (from data.predict_root)",
-                            f"image suffixes read are {sorted(self.extensions)}.")
+            raise DataError(
+                f"no images under {self.predict_root!r} (from data.predict_root)",
+                f"image suffixes read are {sorted(self.extensions)}.",
+            )
         return Images(self._read(paths), [str(p.relative_to(folder)) for p in paths])

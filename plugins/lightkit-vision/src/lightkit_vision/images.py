@@ -7,11 +7,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
-from torch import Tensor
-
 from lightkit import DataError, InMemoryDataModule
 from lightkit.errors import ConfigError
+from sklearn.model_selection import train_test_split
+from torch import Tensor
 
 __all__ = ["ImageDataModule", "Images"]
 
@@ -60,7 +59,9 @@ class ImageDataModule(InMemoryDataModule):
         seed: int = 42,
     ) -> None:
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
-        if not (0.0 <= val_fraction < 1.0 and 0.0 <= test_fraction < 1.0 and val_fraction + test_fraction < 1.0):
+        if not (
+            0.0 <= val_fraction < 1.0 and 0.0 <= test_fraction < 1.0 and val_fraction + test_fraction < 1.0
+        ):
             raise ConfigError(
                 f"data.val_fraction and data.test_fraction must be in [0, 1) and leave images to train on, "
                 f"got {val_fraction} and {test_fraction}"
@@ -98,7 +99,9 @@ class ImageDataModule(InMemoryDataModule):
                 if fraction <= 0:
                     return idx, idx[:0]
                 try:
-                    return train_test_split(idx, test_size=fraction, random_state=self.seed, stratify=labels[idx])
+                    return train_test_split(
+                        idx, test_size=fraction, random_state=self.seed, stratify=labels[idx]
+                    )
                 except ValueError:  # a class too small to stratify: a plain random split
                     return train_test_split(idx, test_size=fraction, random_state=self.seed)
 
@@ -141,7 +144,11 @@ class ImageDataModule(InMemoryDataModule):
     def data_shape(self) -> dict[str, Any]:
         """Task and sizes the model needs (see lightkit's data-shape convention)."""
         state = self._fit_state()
-        return {"task": "multiclass", "num_outputs": len(state["classes"]), "input_shape": state["input_shape"]}
+        return {
+            "task": "multiclass",
+            "num_outputs": len(state["classes"]),
+            "input_shape": state["input_shape"],
+        }
 
     def build_splits(self, stage: str | None) -> dict[str, dict[str, Tensor]]:
         """Tensors of the splits ``stage`` needs, as ``{"x": ..., "y": ...}``."""
@@ -157,7 +164,10 @@ class ImageDataModule(InMemoryDataModule):
         images, rows = self.labelled(), self.split_rows()
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(stage or "fit", ())
         return {
-            name: {"x": self._tensor(images.pixels[rows[name]]), "y": torch.as_tensor(images.labels[rows[name]])}
+            name: {
+                "x": self._tensor(images.pixels[rows[name]]),
+                "y": torch.as_tensor(images.labels[rows[name]]),
+            }
             for name in wanted
         }
 
