@@ -55,7 +55,7 @@ class Problem:
 
     Attributes:
         kind: ``unknown_key``, ``type``, ``choice``, ``required``, ``not_class``, ``denied``,
-            ``unknown_flag``, ``not_mapping`` or ``other``.
+            ``unknown_flag``, ``ambiguous``, ``not_mapping`` or ``other``.
         key: Dotted key as users write it (``model.lr``; ``init_args`` left out).
         value: The bad value, as text.
         expected: Type names, or the valid choices for ``choice``.
@@ -168,8 +168,7 @@ def _union_or_leaf(body: str, key: str, class_path: str | None) -> Problem:
             else:
                 expected.append(_type_name(match.group(1)))
     if choices:
-        unique = list(dict.fromkeys(choices + [e for e in expected if e != "NoneType"]))
-        return Problem("choice", key, value, unique, class_path)
+        return Problem("choice", key, value, list(dict.fromkeys(choices)), class_path)
     if expected:
         return Problem("type", key, value, expected, class_path)
     detail = _first_line(items[0]) if items else _first_line(body)
@@ -203,7 +202,9 @@ def _leaf(text: str, key: str, class_path: str | None, is_value: bool = False) -
         return Problem("not_class", key, base=m.group(1), class_path=class_path)
     if m := re.match(r"Not a valid subclass of (\w+)(?:\. Got value: (.*))?", first):
         return Problem("not_class", key, m.group(2), base=m.group(1), class_path=class_path)
-    if m := re.match(r"Expected a dot import path string: (.*)", first):
+    if m := re.match(r"ambiguous option: (--[^\s=]+)\S* could match (.*)", first):
+        return Problem("ambiguous", m.group(1), expected=[o.strip() for o in m.group(2).split(",")])
+    if m := re.match(r"(?:Expected a dot import path string|Unexpected import path format): (.*)", first):
         return Problem("not_class", key, m.group(1), class_path=class_path)
     if m := re.match(r"Unexpected config: (.*)", text, flags=re.S):
         return Problem("not_mapping", key, m.group(1).strip())
@@ -295,6 +296,10 @@ def _message(problem: Problem, parser: Any, subcommand: str | None, argv: list[s
         close = _closest_key(problem.key.lstrip("-"), _parser_keys(parser, subcommand))
         hint = f"did you mean '--{close}'? " if close else ""
         return ConfigError(f"unknown option {problem.key!r} (from the command line)", hint + help_hint + " for the options.")
+    if problem.kind == "ambiguous":
+        options = [o for o in problem.expected if not o.endswith((".help", "+"))]
+        listed = ", ".join(options[:6]) + (f" and {len(options) - 6} more" if len(options) > 6 else "")
+        return ConfigError(f"option {problem.key!r} is ambiguous: it could be {listed}", "write the option in full.")
     if problem.kind == "unknown_key":
         return _unknown_key(problem, parser, subcommand, argv, help_hint)
     if problem.kind == "type":
@@ -314,8 +319,8 @@ def _message(problem: Problem, parser: Any, subcommand: str | None, argv: list[s
     if problem.kind == "not_mapping":
         culprit = next((v for v in config_values(argv) if not is_mapping(v)), "--config")
         return ConfigError(
-            f"config {culprit!r} is not a mapping of keys to values "
-            f"(it reads as {str(value)[:40]!r})",
+            f"config {culprit!r} is "
+            + (f"not a mapping of keys to values (it reads as {str(value)[:40]!r})" if value else "empty"),
             "a config is YAML like `model: ...`, `data: ...`, `trainer: ...`; "
             f"`lightkit {sub} --print_config` prints a complete one.".replace("  ", " "),
         )

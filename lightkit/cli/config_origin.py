@@ -108,4 +108,4 @@ def is_mapping(value: str) -> bool:
         data = yaml.safe_load(value if inline else Path(value).read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return True
-    return isinstance(data, dict) or data is None
+    return isinstance(data, dict)

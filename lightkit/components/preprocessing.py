@@ -40,7 +40,8 @@ def infer_task(targets: pd.DataFrame) -> TaskName:
     if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         return "binary" if column.nunique() == 2 else "multiclass"
     uniques = column.dropna().unique()
-    is_integral = pd.api.types.is_integer_dtype(column) or bool(np.all(np.mod(uniques, 1) == 0))
+    finite = bool(np.all(np.isfinite(uniques.astype(np.float64))))
+    is_integral = pd.api.types.is_integer_dtype(column) or (finite and bool(np.all(np.mod(uniques, 1) == 0)))
     if is_integral and len(uniques) <= 20:
         return "binary" if len(uniques) == 2 else "multiclass"
     return "regression"

@@ -142,7 +142,15 @@ class TabularDataModule(InMemoryDataModule):
             try:
                 return train_test_split(idx, test_size=fraction, random_state=self.seed, stratify=labels)
             except ValueError:  # a class too small to stratify: fall back to a plain random split
+                pass
+            try:
                 return train_test_split(idx, test_size=fraction, random_state=self.seed)
+            except ValueError:
+                raise DataError(
+                    f"{frame.attrs.get('source', 'the data')} has {len(frame)} data rows: too few to hold out "
+                    f"val_fraction {self.val_fraction} and test_fraction {self.test_fraction} and still train",
+                    "add rows, or lower --data.val_fraction / --data.test_fraction.",
+                ) from None
 
         rest, test = cut(rows, self.test_fraction, stratify)
         rest_labels = stratify[rest] if stratify is not None else None
