@@ -53,6 +53,10 @@ class Venv:
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    import importlib.util
+
+    for tool in ("pip", "setuptools"):  # used from this environment, so that nothing is downloaded
+        assert importlib.util.find_spec(tool), f"{tool} is needed to install the plugins: pip install {tool}"
     root = tmp_path_factory.mktemp("plugin-venv")
     subprocess.run(
         [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(root / "venv")],
