@@ -132,24 +132,27 @@ def _rephrase(err: LightkitError, param_names: list[str], source: str) -> Lightk
     return err
 
 
-def _locate(ns: argparse.Namespace, spec: Any) -> tuple[str, Path, str | None]:
-    """Study name, sweep directory and storage URL (None: the default SQLite file)."""
+def _locate(ns: argparse.Namespace, spec: Any) -> tuple[str | None, Path, str | None]:
+    """Study name, sweep directory and storage URL.
+
+    A name of None means the storage's only study; a URL of None, the SQLite file in the directory.
+    """
     if spec is not None:
         name = ns.study_name or spec.name
     elif ns.study_name:
         name = ns.study_name
     elif ns.dir:
-        name = Path(ns.dir).name
+        name = None
     else:
         raise UsageError(
             "lightkit sweep --summary needs --sweep, --dir or --study_name to find the study",
             "e.g. lightkit sweep --summary --dir sweeps/breast_cancer",
         )
-    sweep_dir = Path(ns.dir) if ns.dir else Path("sweeps") / name
+    sweep_dir = Path(ns.dir) if ns.dir else Path("sweeps") / str(name)
     return name, sweep_dir, ns.storage
 
 
-def _open(spec: Any, name: str, sweep_dir: Path, url: str | None, create: bool) -> Any:
+def _open(spec: Any, name: str | None, sweep_dir: Path, url: str | None, create: bool) -> Any:
     from lightkit.sweep.study import open_study, storage_url
 
     if url is None:

@@ -182,9 +182,11 @@ def _open_storage(url: str) -> RDBStorage:
 
 
 def open_study(
-    spec: SweepSpec, url: str, study_name: str, create: bool = True, lock_dir: Path | None = None
+    spec: SweepSpec, url: str, study_name: str | None, create: bool = True, lock_dir: Path | None = None
 ) -> optuna.Study:
     """Load the study ``study_name`` from ``url``, creating it when ``create`` is set.
+
+    Without ``create``, a ``study_name`` of ``None`` means the storage's only study.
 
     ``lock_dir`` is the sweep directory, whose lock local workers share.
 
@@ -196,13 +198,15 @@ def open_study(
     sampler = make_sampler(spec)
     pruner = make_pruner(spec)
     if not create:
-        try:
-            return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
-        except KeyError:
-            names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        if study_name is None and len(names) == 1:
+            study_name = names[0]
+        if study_name not in names:
             raise UsageError(
-                f"no study {study_name!r} in {url}", f"studies there: {', '.join(names) or 'none'}."
-            ) from None
+                f"no study {study_name!r} in {url}" if study_name else f"{url} holds {len(names)} studies",
+                f"studies there: {', '.join(names) or 'none'}; pick one with --study_name.",
+            )
+        return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
     study = optuna.create_study(
         study_name=study_name,
         storage=storage,
