@@ -65,6 +65,20 @@ def _flag(argv: Sequence[str], flag: str) -> str | None:
     return value
 
 
+def _with_origin(err: LightkitError, argv: Sequence[str]) -> LightkitError:
+    """Add where a key was set to a component's ``ConfigError("model.dropout must be ...")``."""
+    match = re.match(r"([a-z_]+\.[\w.]+) ", err.message)
+    if not isinstance(err, ConfigError) or not match or "(from " in err.message:
+        return err
+    from lightkit.cli.config_origin import locate
+
+    where = locate(match.group(1), argv, next((a for a in argv if not a.startswith("-")), None))
+    if where:
+        lines = err.message.splitlines()
+        err.message = "\n".join([f"{lines[0]} (from {where})", *lines[1:]])
+    return err
+
+
 def explain(exc: BaseException, argv: Sequence[str] = ()) -> LightkitError:
     """The :class:`LightkitError` to show for any exception raised while running ``argv``.
 
@@ -75,7 +89,7 @@ def explain(exc: BaseException, argv: Sequence[str] = ()) -> LightkitError:
     """
     for link in _chain(exc):
         if isinstance(link, LightkitError):
-            return link
+            return _with_origin(link, argv)
     text = str(exc).strip()
     if "Error(s) in loading state_dict" in text:
         from lightkit.checkpoints import explain_state_dict_mismatch

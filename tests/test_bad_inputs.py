@@ -130,7 +130,7 @@ CONFIG_ROWS = {
         ("fit", "--config", "bad.yaml"), 2, ("'bad.yaml'", "not a mapping"), {"bad.yaml": "- model\n- data\n"}
     ),
     "value a component refuses": Row(
-        ("fit", "--config", WINE, "--model.dropout", "3", *FAST), 2, ("model.dropout", "3.0", "[0, 1)")
+        ("fit", "--config", WINE, "--model.dropout", "3", *FAST), 2, ("model.dropout", "3.0", "[0, 1)", "from --model.dropout")
     ),
 }
 
@@ -176,7 +176,7 @@ CSV_ROWS = {
         {"d.csv": csv_lines({5: (6, "0,extra")})},
     ),
     "not UTF-8": Row(
-        ("fit", "--config", CHURN, "--data.path", "d.csv", *FAST), 1, ("'d.csv'", "not UTF-8"),
+        ("fit", "--config", CHURN, "--data.path", "d.csv", *FAST), 1, ("'d.csv'", "not UTF-8", "byte 0xff on line 2"),
         {"d.csv": CHURN_CSV.read_text().replace("south", "s\udcffuth", 1)},
     ),
 }

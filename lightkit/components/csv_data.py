@@ -99,9 +99,9 @@ class CSVDataModule(TabularDataModule):
                 f"every line needs the header's number of {self.delimiter!r}-separated fields; quote "
                 "fields that contain the delimiter.",
             ) from None
-        except UnicodeDecodeError as err:
+        except UnicodeDecodeError:
             raise DataError(
-                f"CSV file {self.path!r} is not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})",
+                f"CSV file {self.path!r} is not UTF-8 text ({_first_bad_byte(path)})",
                 "save it as UTF-8 CSV; is it a spreadsheet or a compressed file?",
             ) from None
         except (OSError, ValueError) as err:
@@ -136,3 +136,14 @@ class CSVDataModule(TabularDataModule):
                     "fix the value, or pass --data.unseen unknown to encode unseen categories as unknown.",
                 )
         return frame
+
+
+def _first_bad_byte(path: Path) -> str:
+    """Where the first byte that is not UTF-8 is: ``byte 0xff on line 2``."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        return f"byte {raw[err.start]:#04x} on line {line}"
+    return "an undecodable byte"

@@ -153,7 +153,7 @@ class TabularPreprocessor:
         if infinite.any():
             row, col = (int(i) for i in np.argwhere(infinite)[0])
             raise DataError(
-                f"infinite value {frame[self.numeric[col]].iloc[row]!r} in numeric column {self.numeric[col]!r} "
+                f"infinite value {str(frame[self.numeric[col]].iloc[row])!r} in numeric column {self.numeric[col]!r} "
                 f"at {_csv_line(frame, row)} of {frame.attrs.get('source', 'the data')}",
                 "replace it with a finite number, or leave the cell empty and pass --data.missing impute.",
             )
