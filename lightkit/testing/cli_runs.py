@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CliRun", "run_cli", "tail"]
+__all__ = ["CliRun", "quiet_lightning_logs", "run_cli", "tail"]
 
 
 @dataclass
@@ -61,6 +63,20 @@ def _format_exception(err: BaseException) -> str:
     return "\n".join([*lines, f"{type(err).__name__}: {err}"])
 
 
+@contextlib.contextmanager
+def quiet_lightning_logs() -> Iterator[None]:
+    """Lightning's INFO lines ("GPU available: False", ...) are noise in a test report."""
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def run_cli(argv: list[str], keep: dict[str, Any] | None = None) -> CliRun:
     """Run ``lightkit ARGV`` in this process.
 
@@ -73,7 +89,7 @@ def run_cli(argv: list[str], keep: dict[str, Any] | None = None) -> CliRun:
 
     out, err = io.StringIO(), io.StringIO()
     code, exception = 0, ""
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), quiet_lightning_logs():
         try:
             if keep is None:
                 code = main(argv)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lightkit.testing.cli_runs import CliRun, run_cli
+from lightkit.testing.cli_runs import CliRun, quiet_lightning_logs, run_cli
 from lightkit.testing.import_time import ImportTiming, import_budget, start_import_timing
 from lightkit.testing.report import CheckResult, ConformanceError, ConformanceReport
 from lightkit.testing.signature import init_argument_problems
@@ -201,17 +201,18 @@ def _in_memory_predictions(cli: Any, subject: _Subject) -> list[Any]:
     callbacks: list[Any] = [PredictionCollector("memory")]
     if subject.callback:
         callbacks += [c for c in cli.trainer.callbacks if isinstance(c, subject.cls)]
-    trainer = Trainer(
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=callbacks,
-        default_root_dir=str(subject.workdir),
-    )
-    trainer.predict(cli.model, datamodule=cli.datamodule, return_predictions=False)
+    with quiet_lightning_logs():
+        trainer = Trainer(
+            accelerator="cpu",
+            devices=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            callbacks=callbacks,
+            default_root_dir=str(subject.workdir),
+        )
+        trainer.predict(cli.model, datamodule=cli.datamodule, return_predictions=False)
     return collected("memory")
 
 
@@ -320,6 +321,7 @@ def check_plugin(
             report, with what to fix under each failed check.
         ValueError: The arguments are inconsistent, e.g. a model with no data module to pair.
     """
+    __tracebackhide__ = True  # pytest shows the report, not the kit's frames
     wanted = list(CHECKS if checks is None else checks)
     unknown = [c for c in wanted if c not in CHECKS]
     if unknown:
@@ -366,6 +368,7 @@ def _check_pairing(kind: str, name: str, model: str | None, data: str | None) ->
 
 
 def _finish(report: ConformanceReport, raise_on_failure: bool) -> ConformanceReport:
+    __tracebackhide__ = True
     if raise_on_failure and not report.ok:
         raise ConformanceError(report)
     return report

@@ -98,3 +98,7 @@ class ConformanceError(AssertionError):
     def __init__(self, report: ConformanceReport) -> None:
         super().__init__(str(report))
         self.report = report
+
+
+for _public in (CheckResult, ConformanceError, ConformanceReport):
+    _public.__module__ = "lightkit.testing"

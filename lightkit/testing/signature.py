@@ -32,6 +32,15 @@ def _documented_names(cls: type) -> set[str] | None:
     return names
 
 
+def _suggested_hint(param: Any) -> str:
+    """``name: type = default`` with the type guessed from the default, for the message."""
+    default = param.default
+    if default is inspect.Parameter.empty:
+        return f"{param.name}: int"
+    kind = "float | None" if default is None else type(default).__name__
+    return f"{param.name}: {kind} = {default!r}"
+
+
 def init_argument_problems(cls: type) -> list[str]:
     """What keeps ``cls`` from having complete CLI help; an empty list when nothing does.
 
@@ -57,8 +66,7 @@ def init_argument_problems(cls: type) -> list[str]:
     for param in resolved:
         name = param.name
         if param.annotation is inspect.Parameter.empty:
-            default = "" if param.default is inspect.Parameter.empty else f" = {param.default!r}"
-            problems.append(f"argument {name!r} has no type hint (write e.g. `{name}: int{default}`)")
+            problems.append(f"argument {name!r} has no type hint (write e.g. `{_suggested_hint(param)}`)")
         if not (param.doc or "").strip():
             problems.append(f"argument {name!r} is not documented (add `{name}: ...` under `Args:`)")
     documented = _documented_names(cls)
