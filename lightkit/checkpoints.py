@@ -1,5 +1,6 @@
-"""Checkpoints: finding them (``best``, ``last``, a run directory), loading them safely, and
-reading back the config that lightkit stores in each one.
+"""Checkpoints: finding them, loading them safely, and reading back the config stored in them.
+
+``--ckpt_path`` takes a file, a run directory, ``best`` or ``last``.
 
 Checkpoints are loaded with ``torch.load(weights_only=True)``: a file that carries pickled code
 is refused. ``LIGHTKIT_UNSAFE_LOAD=1`` turns that off, for files you trust.

@@ -110,7 +110,7 @@ CONFIG_ROWS = {
     ),
     "missing required argument": Row(
         ("fit", "--model", "TabularMLP", "--data", "CSVDataModule"),
-        2, ("data.path", "data.target", "CSVDataModule", "chosen by --data", "--data.path VALUE"),
+        2, ("data.path", "data.target", "CSVDataModule", "chosen by --data", "--data.path VALUE", "init_args"),
     ),
     "no model at all": Row(("fit",), 2, ("no model given", "--model NAME", "lightkit plugins list")),
     "YAML syntax error": Row(

@@ -15,10 +15,10 @@ import lightning  # noqa: F401 - imported at collection, so its log handler bind
 import pytest
 import torch
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from conftest import CONFIGS, FAST, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 WINE = str(CONFIGS / "wine_mlp.yaml")
 

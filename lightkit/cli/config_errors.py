@@ -255,10 +255,9 @@ def _subclass_names(base: str | None) -> list[str]:
     if base is None:
         return []
     try:
-        from jsonargparse._typehints import get_all_subclass_paths
-
         import lightning.pytorch as pl
         import torch
+        from jsonargparse._typehints import get_all_subclass_paths
 
         bases = {
             "LightningModule": pl.LightningModule,
@@ -390,13 +389,13 @@ def _required(problem: Problem, argv: list[str], subcommand: str | None, help_hi
         )
     owner = _short(problem.class_path) or "the command"
     names = ", ".join(missing)
-    component = missing[0].split(".")[0]
+    component = missing[0].rsplit(".", 1)[0]
     chosen = locate(component, argv, subcommand)
     return ConfigError(
         f"missing required option{'s' if len(missing) > 1 else ''} {names} for {owner}"
         + (f" (chosen by {chosen})" if chosen else ""),
-        f"set {' and '.join('--' + m + ' VALUE' for m in missing)}, or in the config under "
-        f"{component}.init_args; {help_hint}.",
+        f"set {' and '.join('--' + m + ' VALUE' for m in missing)}, or under {owner}'s init_args in "
+        f"the config; {help_hint}.",
     )
 
 

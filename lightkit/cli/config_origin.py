@@ -74,9 +74,11 @@ def _in_config(value: str, key: str, subcommand: str | None) -> str | None:
 
 
 def locate(key: str, argv: Iterable[str] | None, subcommand: str | None = None) -> str | None:
-    """Where ``key`` was last set on the command line ``argv``: a flag (``--model.lr``), a config
-    file with the line (``base.yaml, line 4``), or a flag that sets a whole component as YAML
-    (``--model '{class_path: ..., init_args: {lr: 1}}'``); later ones override earlier ones."""
+    """Where ``key`` was last set on the command line ``argv``; later settings override earlier ones.
+
+    That is a flag (``--model.lr``), a config file with the line (``base.yaml, line 4``), or a flag
+    that sets a whole component as YAML (``--model '{class_path: ..., init_args: {lr: 1}}'``).
+    """
     argv = list(argv or [])
     parts = key.split(".")
     exact = {"--" + ".".join(p) for p in _paths(key, None)}
