@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+# Lightning binds its log handler to the stderr that exists when it is first imported; import it
+# here, outside any test's output capture, so that later tests do not log into a closed stream.
+import lightning.pytorch  # noqa: F401, E402
+
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "configs"
 

@@ -8,7 +8,17 @@ import pytest
 
 from conftest import CONFIGS, FAST, REPO
 
-SHIPPED = sorted(CONFIGS.glob("*.yaml"))
+import yaml
+
+ALL = sorted(CONFIGS.glob("*.yaml"))
+#: training configs; the others are sweep specs (`params:`), run by tests/test_sweep.py
+SHIPPED = [p for p in ALL if "params" not in (yaml.safe_load(p.read_text()) or {})]
+
+
+def test_every_shipped_yaml_is_a_training_config_or_a_sweep_spec():
+    for path in ALL:
+        data = yaml.safe_load(path.read_text()) or {}
+        assert "model" in data or "params" in data, path.name
 
 
 def test_there_are_shipped_configs():

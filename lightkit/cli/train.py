@@ -213,8 +213,10 @@ class LightkitCLI(LightningCLI):
 
     # -- parser ------------------------------------------------------------------------------------
     def init_parser(self, **kwargs: Any) -> LightningArgumentParser:
-        """The parser, raising errors instead of printing the whole usage."""
+        """The parser: raises errors instead of printing the whole usage, and takes no abbreviated
+        flags (``--trainer.max_epoch`` must not silently mean ``--trainer.max_epochs``)."""
         kwargs.setdefault("exit_on_error", False)
+        kwargs.setdefault("allow_abbrev", False)
         return super().init_parser(**kwargs)
 
     def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
