@@ -325,16 +325,22 @@ def _worker(workdir: Path, sweep: str, *extra: str) -> subprocess.Popen:
 @pytest.mark.slow
 def test_two_workers_share_one_study(workdir):
     sweep = sweep_file(workdir, LR_AND_SIZES.format(name="shared"))
-    workers = [_worker(workdir, sweep, "--n_trials", "5") for _ in range(2)]
+    storage = f"sqlite:///{workdir / 'shared.db'}"
+    workers = [
+        _worker(workdir, sweep, "--n_trials", "5", "--storage", storage, "--dir", f"worker{i}")
+        for i in range(2)
+    ]
     outputs = [w.communicate() for w in workers]
     for worker, (_, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err
-    study = load(workdir, "shared")
+    import optuna
+
+    study = optuna.load_study(study_name="shared", storage=storage)
     assert states(study) == ["COMPLETE"] * 5  # exactly n_trials between them, none twice
     pids = {t.user_attrs["worker"]["pid"] for t in study.trials}
     assert pids <= {w.pid for w in workers}
-    runs = sorted(p.name for p in (workdir / "sweeps" / "shared" / "runs").iterdir())
-    assert runs == [f"trial-{n:04d}" for n in range(5)]
+    runs = sorted(p.name for i in range(2) for p in (workdir / f"worker{i}" / "runs").iterdir())
+    assert runs == [f"trial-{n:04d}" for n in range(5)]  # each trial ran in one worker's directory
 
 
 def test_sigterm_fails_the_running_trial_and_a_rerun_runs_it_again(lightkit, workdir):

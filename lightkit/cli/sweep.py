@@ -153,7 +153,7 @@ def _locate(ns: argparse.Namespace, spec: Any) -> tuple[str | None, Path, str | 
 
 
 def _open(spec: Any, name: str | None, sweep_dir: Path, url: str | None, create: bool) -> Any:
-    from lightkit.sweep.study import open_study, storage_url
+    from lightkit.sweep.study import lock_file, open_study, storage_url
 
     if url is None:
         if not create and not (sweep_dir / "study.db").is_file():
@@ -167,13 +167,14 @@ def _open(spec: Any, name: str | None, sweep_dir: Path, url: str | None, create:
         from lightkit.sweep.space import SweepSpec
 
         spec = SweepSpec(params=[])
-    return open_study(spec, url, name, create=create, lock_dir=sweep_dir), url
+    return open_study(spec, url, name, create=create, lock=lock_file(url, sweep_dir)), url
 
 
 def _report(study: Any, where: str, sweep_dir: Path, ns: argparse.Namespace) -> None:
     from lightkit.sweep.report import export_best, print_summary, save_plots, write_trials_csv
+    from lightkit.sweep.study import shown_url
 
-    print_summary(study, where)
+    print_summary(study, shown_url(where))
     if study.get_trials(deepcopy=False):
         print(f"trials table: {write_trials_csv(study, sweep_dir / 'trials.csv')}")
     if not ns.no_plots:
@@ -232,7 +233,7 @@ def main(argv: list[str]) -> int:
         "--run.root",
         str(sweep_dir / "runs"),
     ]
-    run = SweepRun(spec, study, sweep_dir, base_args, ns.n_trials or spec.n_trials)
+    run = SweepRun(spec, study, sweep_dir, base_args, ns.n_trials or spec.n_trials, url=where)
     done, running = count_done(study)
     if done + running < run.n_trials:
         from lightkit.sweep.trial import check_trial_args

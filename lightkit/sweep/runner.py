@@ -8,6 +8,7 @@ one study at the same time; each counts the study's trials before it asks for a 
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 import sys
 import threading
@@ -32,6 +33,7 @@ from lightkit.sweep.study import (
     ask_lock,
     count_done,
     grid_size,
+    lock_file,
     make_sampler,
     recover_stale_trials,
     worker_identity,
@@ -50,6 +52,7 @@ class SweepRun:
         sweep_dir: The sweep directory; trials' run directories go in ``runs/`` under it.
         base_args: ``lightkit fit`` arguments shared by every trial (``--config`` files, flags).
         n_trials: Finished plus pruned trials to reach.
+        url: The storage URL.
     """
 
     spec: SweepSpec
@@ -57,6 +60,7 @@ class SweepRun:
     sweep_dir: Path
     base_args: list[str]
     n_trials: int
+    url: str = ""
     out: Any = field(default_factory=lambda: sys.stdout)
 
     def say(self, text: str) -> None:
@@ -119,7 +123,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _next_trial(run: SweepRun) -> optuna.Trial | None:
     """Create the next trial, or ``None`` when the study has (or is running) enough trials."""
-    with ask_lock(run.sweep_dir):
+    with ask_lock(lock_file(run.url, run.sweep_dir)):
         done, running = count_done(run.study)
         if done + running >= run.n_trials:
             return None
@@ -164,6 +168,7 @@ def run_one(run: SweepRun, trial: optuna.Trial) -> str:
     with _heartbeat(run.study, trial._trial_id):
         outcome = run_trial(args, reporter, on_run_dir=lambda path: trial.set_user_attr("run_dir", str(path)))
     seconds = time.monotonic() - started
+    gc.collect()  # trainers, models and loggers of finished trials; a long sweep stays flat in memory
     trial.set_user_attr("epochs", len(outcome.values))
     names = short_names([p.name for p in spec.params])
     shown = "  ".join(f"{names[k]}={_format(v)}" for k, v in values.items())

@@ -33,7 +33,9 @@ __all__ = [
     "SAMPLERS",
     "WORKER_ATTR",
     "count_done",
+    "lock_file",
     "open_study",
+    "shown_url",
     "recover_stale_trials",
     "storage_url",
     "worker_identity",
@@ -65,6 +67,16 @@ PRUNERS: dict[str, str] = {
     "wilcoxon": "WilcoxonPruner",
     "none": "NopPruner",
 }
+
+
+def shown_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for printing."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: print it as given
+        return url
 
 
 def storage_url(sweep_dir: Path) -> str:
@@ -133,14 +145,22 @@ def grid_size(spec: SweepSpec) -> int | None:
     return size
 
 
-def _storage(url: str, lock_dir: Path | None = None) -> RDBStorage:
+def lock_file(url: str, sweep_dir: Path) -> Path:
+    """The file whose lock local workers share: next to a SQLite database, else in the sweep directory."""
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        database = Path(url[len("sqlite:///") :].split("?", 1)[0])
+        return database.with_name(database.name + ".lock")
+    return sweep_dir / ".ask.lock"
+
+
+def _storage(url: str, lock: Path | None = None) -> RDBStorage:
     """The RDB storage at ``url``, opened under the sweep directory's lock.
 
     Two workers creating the same SQLite schema at once collide; other databases get retries.
     """
     attempts = 3
     for attempt in range(attempts):
-        with ask_lock(lock_dir) if lock_dir is not None else contextlib.nullcontext():
+        with ask_lock(lock) if lock is not None else contextlib.nullcontext():
             try:
                 return _open_storage(url)
             except UsageError:
@@ -170,31 +190,31 @@ def _open_storage(url: str) -> RDBStorage:
             )
         except ImportError as err:
             raise UsageError(
-                f"storage {url!r} needs a database driver that is not installed ({err.name or err})",
+                f"storage {shown_url(url)!r} needs a database driver that is missing ({err.name or err})",
                 "PostgreSQL: pip install psycopg2-binary; MySQL: pip install pymysql (and use mysql+pymysql://).",
             ) from None
         except Exception as err:  # noqa: BLE001 - SQLAlchemy raises many kinds; all mean "cannot open"
             raise UsageError(
-                f"cannot open the study storage {url!r}: {str(err).splitlines()[0]}",
+                f"cannot open the study storage {shown_url(url)!r}: {str(err).splitlines()[0]}",
                 "check the URL (sqlite:///path.db, postgresql://user:pass@host/db, mysql+pymysql://...) "
                 "and that the database server is reachable.",
             ) from None
 
 
 def open_study(
-    spec: SweepSpec, url: str, study_name: str | None, create: bool = True, lock_dir: Path | None = None
+    spec: SweepSpec, url: str, study_name: str | None, create: bool = True, lock: Path | None = None
 ) -> optuna.Study:
     """Load the study ``study_name`` from ``url``, creating it when ``create`` is set.
 
     Without ``create``, a ``study_name`` of ``None`` means the storage's only study.
 
-    ``lock_dir`` is the sweep directory, whose lock local workers share.
+    ``lock`` is the :func:`lock_file` that local workers share.
 
     Raises:
         UsageError: The storage cannot be opened, the study does not exist (``create=False``),
             or it exists with another direction or metric.
     """
-    storage = _storage(url, lock_dir)
+    storage = _storage(url, lock)
     sampler = make_sampler(spec)
     pruner = make_pruner(spec)
     if not create:
@@ -203,7 +223,9 @@ def open_study(
             study_name = names[0]
         if study_name not in names:
             raise UsageError(
-                f"no study {study_name!r} in {url}" if study_name else f"{url} holds {len(names)} studies",
+                f"no study {study_name!r} in {shown_url(url)}"
+                if study_name
+                else f"{shown_url(url)} holds {len(names)} studies",
                 f"studies there: {', '.join(names) or 'none'}; pick one with --study_name.",
             )
         return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
@@ -221,7 +243,7 @@ def open_study(
         study.set_user_attr("value", spec.value)
     elif stored != spec.metric or study.direction.name.lower() != spec.direction:
         raise UsageError(
-            f"study {study_name!r} in {url} optimises {stored} ({study.direction.name.lower()}), "
+            f"study {study_name!r} in {shown_url(url)} optimises {stored} ({study.direction.name.lower()}), "
             f"but {spec.source} says {spec.metric} ({spec.direction})",
             "use another study (--study_name or --dir), or set metric and direction back.",
         )
@@ -296,20 +318,20 @@ def count_done(study: optuna.Study) -> tuple[int, int]:
 
 
 @contextlib.contextmanager
-def ask_lock(sweep_dir: Path) -> Iterator[None]:
+def ask_lock(path: Path) -> Iterator[None]:
     """Hold a file lock while a worker counts trials and creates the next one.
 
-    Workers sharing one sweep directory then never start more trials than ``n_trials`` between
-    them. (Workers on other machines share only the database: they may overshoot by one trial
-    each when they start at the same instant.)
+    ``path`` is the :func:`lock_file`. Workers on one machine then never start more trials than
+    ``n_trials`` between them. (Workers on other machines share only the database: they may
+    overshoot by one trial each when they start at the same instant.)
     """
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks; rely on the count alone
         yield
         return
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    with open(sweep_dir / ".ask.lock", "a+") as handle:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield

@@ -232,7 +232,7 @@ def run_trial(
     return outcome
 
 
-class _ParseOnly(Exception):
+class _ParseOnly(BaseException):  # not an Exception: no handler on the way may swallow it
     """Carries a parse error out of LightkitCLI without it being printed."""
 
     def __init__(self, error: LightkitError | None) -> None:
