@@ -20,6 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import lightning.pytorch  # noqa: F401 - imported before any capsys, so its log handler keeps a live stderr
 import pytest
 import yaml
 

@@ -85,6 +85,8 @@ def run_cli(argv: list[str], keep: dict[str, Any] | None = None) -> CliRun:
         keep: When given, the command runs through :class:`~lightkit.cli.train.LightkitCLI`
             directly and ``keep["cli"]`` receives the CLI object (its model, data module and trainer).
     """
+    import lightning.pytorch  # noqa: F401 - its log handler must bind to the real stderr, not to ours
+
     from lightkit.cli import main
 
     out, err = io.StringIO(), io.StringIO()

@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_IMPORT_BUDGET_S", "ImportTiming", "import_budget", "start_im
 
 #: seconds a plugin module may take to import on top of torch and Lightning; generous on
 #: purpose, to catch work done at import (downloads, building models), not to benchmark
-DEFAULT_IMPORT_BUDGET_S = 5.0
+DEFAULT_IMPORT_BUDGET_S = 10.0
 
 #: one request per line on stdin: {"module": ..., "path": [...]}; one JSON result per line on stdout
 _SERVER = r"""

@@ -311,7 +311,7 @@ def check_plugin(
         args: Extra command-line arguments for every run, e.g. ``["--data.path", "rows.csv"]``.
         checks: Run only these checks (see :data:`CHECKS`); by default all of them.
         import_budget_s: Seconds the plugin module may take to import on top of torch and
-            Lightning; by default ``LIGHTKIT_IMPORT_BUDGET_S`` or 5.
+            Lightning; by default ``LIGHTKIT_IMPORT_BUDGET_S`` or 10.
 
     Returns:
         The report; ``str(report)`` lists every check.
