@@ -131,9 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         if current == fresh:
             print(f"{PAGE.relative_to(REPO)} is up to date")
             return 0
-        diff = difflib.unified_diff(current.splitlines(), fresh.splitlines(), "committed", "generated", lineterm="", n=1)
+        diff = difflib.unified_diff(
+            current.splitlines(), fresh.splitlines(), "committed", "generated", lineterm="", n=1
+        )
         print("\n".join(list(diff)[:60]))
-        print(f"\n{PAGE.relative_to(REPO)} is stale: run `python scripts/gen_cli_reference.py` and commit it.")
+        print(
+            f"\n{PAGE.relative_to(REPO)} is stale: run `python scripts/gen_cli_reference.py` and commit it."
+        )
         return 1
     PAGE.write_text(fresh)
     print(f"wrote {PAGE.relative_to(REPO)} ({len(fresh.splitlines())} lines)")

@@ -19,7 +19,7 @@ def _existing(nav: list[Any], docs: Path, seen: set[str]) -> list[Any]:
     kept: list[Any] = []
     for item in nav:
         if isinstance(item, dict):
-            (title, target), = item.items()
+            ((title, target),) = item.items()
             if isinstance(target, list):
                 children = _existing(target, docs, seen)
                 if children:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -17,15 +16,37 @@ from lightkit.testing import CHECKS, ConformanceError, check_plugin
     [
         ("TabularMLP", {"data": "SklearnDataModule"}),
         ("SklearnDataModule", {"model": "TabularMLP", "args": ["--data.dataset", "breast_cancer"]}),
-        ("CSVDataModule", {"model": "TabularMLP", "args": ["--data.path", "{churn}", "--data.target", "churned", "--data.id_column", "customer_id"]}),
-        ("PredictionWriter", {"model": "TabularMLP", "data": "SklearnDataModule", "args": ["--trainer.callbacks.output_path", "{tmp}/p.csv"]}),
+        (
+            "CSVDataModule",
+            {
+                "model": "TabularMLP",
+                "args": [
+                    "--data.path",
+                    "{churn}",
+                    "--data.target",
+                    "churned",
+                    "--data.id_column",
+                    "customer_id",
+                ],
+            },
+        ),
+        (
+            "PredictionWriter",
+            {
+                "model": "TabularMLP",
+                "data": "SklearnDataModule",
+                "args": ["--trainer.callbacks.output_path", "{tmp}/p.csv"],
+            },
+        ),
     ],
 )
 def test_builtin_component_passes_the_kit(name, pairing, tmp_path: Path):
     from conftest import CONFIGS
 
     pairing = dict(pairing)
-    pairing["args"] = [a.format(churn=CONFIGS / "data" / "churn.csv", tmp=tmp_path) for a in pairing.get("args", [])]
+    pairing["args"] = [
+        a.format(churn=CONFIGS / "data" / "churn.csv", tmp=tmp_path) for a in pairing.get("args", [])
+    ]
     report = check_plugin(name, **pairing)
     assert [r.check for r in report.results] == list(CHECKS)
     assert all(r.status == "pass" for r in report.results), str(report)
@@ -96,7 +117,10 @@ def bad_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_failures_say_what_to_fix(bad_plugin):
     with pytest.raises(ConformanceError) as info:
         check_plugin(
-            "ForgetfulModel", data="SklearnDataModule", checks=["init-args", "checkpoint", "import-time"], import_budget_s=0.2
+            "ForgetfulModel",
+            data="SklearnDataModule",
+            checks=["init-args", "checkpoint", "import-time"],
+            import_budget_s=0.2,
         )
     report, message = info.value.report, str(info.value)
     assert [r.status for r in report.results] == ["pass", "fail", "fail", "fail"]
@@ -104,7 +128,11 @@ def test_failures_say_what_to_fix(bad_plugin):
     assert "`Args:`" in message
     assert "the checkpoint predicts differently from the model in memory" in message
     assert "save_hyperparameters" in message
-    assert "kitbad imports in" in message and "budget 0.2 s" in message and "do no work at import time" in message
+    assert (
+        "kitbad imports in" in message
+        and "budget 0.2 s" in message
+        and "do no work at import time" in message
+    )
 
 
 def test_a_plugin_of_the_wrong_kind_fails_the_entry_point_check(bad_plugin):
@@ -129,10 +157,15 @@ def test_a_model_needs_a_data_module_to_pair_with():
 
 def test_a_fast_dev_run_failure_shows_the_command_and_the_error(tmp_path: Path):
     report = check_plugin(
-        "CSVDataModule", model="TabularMLP", args=["--data.path", str(tmp_path / "missing.csv"), "--data.target", "y"],
-        checks=["fast-dev-run"], raise_on_failure=False,
+        "CSVDataModule",
+        model="TabularMLP",
+        args=["--data.path", str(tmp_path / "missing.csv"), "--data.target", "y"],
+        checks=["fast-dev-run"],
+        raise_on_failure=False,
     )
     result = report.result("fast-dev-run")
     assert result.status == "fail"
-    assert any(line.startswith("$ lightkit fit --model TabularMLP --data CSVDataModule") for line in result.details)
+    assert any(
+        line.startswith("$ lightkit fit --model TabularMLP --data CSVDataModule") for line in result.details
+    )
     assert any("does not exist" in line for line in result.details)

@@ -23,7 +23,6 @@ from pathlib import Path
 import lightning.pytorch  # noqa: F401 - imported before any capsys, so its log handler keeps a live stderr
 import pytest
 import yaml
-
 from conftest import CONFIGS, REPO
 
 DOCS = REPO / "docs"
@@ -64,25 +63,54 @@ def blocks(page: str) -> list[Block]:
     return found
 
 
-CONSOLE = [b for page in CHECKED_PAGES for b in blocks(page) if b.lang == "console" and b.body.startswith("$ lightkit")]
+CONSOLE = [
+    b
+    for page in CHECKED_PAGES
+    for b in blocks(page)
+    if b.lang == "console" and b.body.startswith("$ lightkit")
+]
 
 
 # -- the site and the reference ------------------------------------------------------------------------
 def test_site_builds_with_mkdocs_strict(tmp_path: Path):
     proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(REPO / "mkdocs.yml"), "-d", str(tmp_path / "site")],
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-f",
+            str(REPO / "mkdocs.yml"),
+            "-d",
+            str(tmp_path / "site"),
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    for page in ("index", "getting-started", "concepts", "configs", "writing-a-plugin", "troubleshooting", "cli-reference"):
-        assert (tmp_path / "site" / (page if page == "index" else f"{page}/index")).with_suffix(".html").is_file(), page
+    for page in (
+        "index",
+        "getting-started",
+        "concepts",
+        "configs",
+        "writing-a-plugin",
+        "troubleshooting",
+        "cli-reference",
+    ):
+        assert (
+            (tmp_path / "site" / (page if page == "index" else f"{page}/index"))
+            .with_suffix(".html")
+            .is_file()
+        ), page
 
 
 def test_cli_reference_is_generated_from_the_current_parsers():
     proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "gen_cli_reference.py"), "--check"], capture_output=True, text=True
+        [sys.executable, str(REPO / "scripts" / "gen_cli_reference.py"), "--check"],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
@@ -103,7 +131,9 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
             if block.lang != "yaml" or not block.title:
                 continue
             if (REPO / block.title).is_file():  # a file of the repository, shown in the docs: same content
-                assert yaml.safe_load(block.body) == yaml.safe_load((REPO / block.title).read_text()), block.title
+                assert yaml.safe_load(block.body) == yaml.safe_load((REPO / block.title).read_text()), (
+                    block.title
+                )
             else:
                 (root / block.title).write_text(block.body + "\n")
     return root
@@ -179,7 +209,9 @@ def acme_plugins(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = root / "acme-site"
     if not site.exists():
         (site / "acme_models").mkdir(parents=True)
-        (site / "acme_models" / "__init__.py").write_text("import torchvisionn  # a typo: this package is broken\n")
+        (site / "acme_models" / "__init__.py").write_text(
+            "import torchvisionn  # a typo: this package is broken\n"
+        )
         info = site / "acme_models-1.2.dist-info"
         info.mkdir()
         (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-models\nVersion: 1.2\n")
@@ -231,7 +263,7 @@ def test_documented_output_is_what_the_command_prints(block: Block, scratch: Pat
 # -- the list rules of docs/configs.md --------------------------------------------------------------------
 @pytest.fixture
 def printed(scratch: Path, monkeypatch, capsys):
-    """``printed(*flags)``: the config `lightkit fit --config configs/wine_mlp.yaml FLAGS --print_config` composes."""
+    """``printed(*flags)``: what `lightkit fit --config configs/wine_mlp.yaml FLAGS --print_config` prints."""
     from lightkit.cli import main
 
     monkeypatch.chdir(scratch)
@@ -247,7 +279,10 @@ def printed(scratch: Path, monkeypatch, capsys):
 
 
 def callbacks(config: dict) -> list[tuple[str, dict]]:
-    return [(c["class_path"].rsplit(".", 1)[1], c.get("init_args", {})) for c in config["trainer"]["callbacks"] or []]
+    return [
+        (c["class_path"].rsplit(".", 1)[1], c.get("init_args", {}))
+        for c in config["trainer"]["callbacks"] or []
+    ]
 
 
 def test_a_list_flag_replaces_and_plus_appends(printed):
@@ -260,7 +295,14 @@ def test_inline_yaml_config(printed):
 
 
 def test_callbacks_append_on_the_command_line_and_in_yaml(printed):
-    appended = callbacks(printed("--config", "callbacks.yaml", "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.monitor=val_acc"))
+    appended = callbacks(
+        printed(
+            "--config",
+            "callbacks.yaml",
+            "--trainer.callbacks+=ModelCheckpoint",
+            "--trainer.callbacks.monitor=val_acc",
+        )
+    )
     assert [name for name, _ in appended] == ["EarlyStopping", "LearningRateMonitor", "ModelCheckpoint"]
     assert appended[0][1]["patience"] == 7 and appended[2][1]["monitor"] == "val_acc"
     in_yaml = callbacks(printed("--config", "callbacks.yaml", "--config", "more-callbacks.yaml"))
@@ -269,11 +311,16 @@ def test_callbacks_append_on_the_command_line_and_in_yaml(printed):
 
 
 def test_a_later_callback_list_replaces_the_earlier_one_with_defaults(printed, scratch: Path):
-    (scratch / "replace.yaml").write_text("trainer:\n  callbacks:\n    - class_path: EarlyStopping\n      init_args:\n        monitor: val_acc\n")
+    (scratch / "replace.yaml").write_text(
+        "trainer:\n  callbacks:\n    - class_path: EarlyStopping\n"
+        "      init_args:\n        monitor: val_acc\n"
+    )
     replaced = callbacks(printed("--config", "callbacks.yaml", "--config", "replace.yaml"))
     assert [name for name, _ in replaced] == ["EarlyStopping"]
     assert replaced[0][1]["monitor"] == "val_acc" and replaced[0][1]["patience"] == 3  # the default, not 7
-    flag = callbacks(printed("--config", "callbacks.yaml", "--trainer.callbacks=[{class_path: ModelSummary}]"))
+    flag = callbacks(
+        printed("--config", "callbacks.yaml", "--trainer.callbacks=[{class_path: ModelSummary}]")
+    )
     assert [name for name, _ in flag] == ["ModelSummary"]
 
 
@@ -281,8 +328,13 @@ def test_callbacks_remove_by_name_after_everything_else(printed):
     removed = callbacks(printed("--config", "callbacks.yaml", "--trainer.callbacks-=EarlyStopping"))
     assert [name for name, _ in removed] == ["LearningRateMonitor"]
     readded = callbacks(
-        printed("--config", "callbacks.yaml", "--trainer.callbacks-=EarlyStopping", "--trainer.callbacks+=EarlyStopping",
-                "--trainer.callbacks.monitor=val_acc")
+        printed(
+            "--config",
+            "callbacks.yaml",
+            "--trainer.callbacks-=EarlyStopping",
+            "--trainer.callbacks+=EarlyStopping",
+            "--trainer.callbacks.monitor=val_acc",
+        )
     )
     assert [name for name, _ in readded] == ["LearningRateMonitor"]
 
@@ -290,7 +342,14 @@ def test_callbacks_remove_by_name_after_everything_else(printed):
 def test_callbacks_clear_then_append(printed):
     assert callbacks(printed("--config", "callbacks.yaml", "--trainer.callbacks=[]")) == []
     fresh = callbacks(
-        printed("--config", "callbacks.yaml", "--trainer.callbacks=[]", "--trainer.callbacks+=EarlyStopping",
-                "--trainer.callbacks.monitor=val_acc")
+        printed(
+            "--config",
+            "callbacks.yaml",
+            "--trainer.callbacks=[]",
+            "--trainer.callbacks+=EarlyStopping",
+            "--trainer.callbacks.monitor=val_acc",
+        )
     )
-    assert [(name, args["monitor"], args["patience"]) for name, args in fresh] == [("EarlyStopping", "val_acc", 3)]
+    assert [(name, args["monitor"], args["patience"]) for name, args in fresh] == [
+        ("EarlyStopping", "val_acc", 3)
+    ]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 
 def test_new_plugin_writes_a_package_with_entry_points_tests_and_a_readme(lightkit, workdir: Path):
@@ -25,7 +25,10 @@ def test_new_plugin_writes_a_package_with_entry_points_tests_and_a_readme(lightk
     for module in ("__init__", "model", "data", "callbacks"):
         source = (root / "src" / "lightkit_weather" / f"{module}.py").read_text()
         compile(source, f"{module}.py", "exec")
-    assert "check_plugin(\"WeatherModel\", data=\"WeatherDataModule\")" in (root / "tests" / "test_conformance.py").read_text()
+    assert (
+        'check_plugin("WeatherModel", data="WeatherDataModule")'
+        in (root / "tests" / "test_conformance.py").read_text()
+    )
     assert "lightkit fit --model WeatherModel --data WeatherDataModule" in (root / "README.md").read_text()
 
 
@@ -76,10 +79,22 @@ def test_generated_package_installs_and_passes_its_tests_in_a_fresh_venv(tmp_pat
     venv = tmp_path / "venv"
     # --without-pip: the venv uses the system pip and setuptools through --system-site-packages
     # (ensurepip's bundled setuptools cannot build wheels without the `wheel` package).
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True
+    )
     python = str(venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
     install = subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--no-build-isolation", str(package)],
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--no-deps",
+            "--no-build-isolation",
+            str(package),
+        ],
         capture_output=True,
         text=True,
     )

@@ -46,8 +46,14 @@ class PluginNames:
         """Entry-point group -> (class name, ``module:Class`` target)."""
         return {
             "lightkit.models": (f"{self.prefix}Model", f"{self.module}.model:{self.prefix}Model"),
-            "lightkit.datamodules": (f"{self.prefix}DataModule", f"{self.module}.data:{self.prefix}DataModule"),
-            "lightkit.callbacks": (f"{self.prefix}Callback", f"{self.module}.callbacks:{self.prefix}Callback"),
+            "lightkit.datamodules": (
+                f"{self.prefix}DataModule",
+                f"{self.module}.data:{self.prefix}DataModule",
+            ),
+            "lightkit.callbacks": (
+                f"{self.prefix}Callback",
+                f"{self.module}.callbacks:{self.prefix}Callback",
+            ),
         }
 
 
@@ -69,7 +75,8 @@ def plugin_names(name: str) -> PluginNames:
         why = "a Python keyword" if keyword.iskeyword(module) else "not a Python module name"
         raise UsageError(
             f"plugin name {name!r} gives the import name {module!r}, which is {why}",
-            "start the name with a letter and make it a word of its own, e.g. `lightkit new-plugin my-plugin`.",
+            "start the name with a letter and make it a word of its own, "
+            "e.g. `lightkit new-plugin my-plugin`.",
         )
     if importlib.util.find_spec(module) is not None:
         raise UsageError(
@@ -79,7 +86,9 @@ def plugin_names(name: str) -> PluginNames:
     stem = module.removeprefix("lightkit_")
     prefix = "".join(part[:1].upper() + part[1:] for part in stem.split("_") if part)
     if not prefix:
-        raise UsageError(f"plugin name {name!r} gives no class-name prefix", "e.g. `lightkit new-plugin lightkit-weather`.")
+        raise UsageError(
+            f"plugin name {name!r} gives no class-name prefix", "e.g. `lightkit new-plugin lightkit-weather`."
+        )
     return PluginNames(name=name, module=module, prefix=prefix)
 
 
@@ -102,7 +111,10 @@ def create_plugin(name: str, parent: str | Path = ".") -> tuple[PluginNames, Pat
     names = plugin_names(name)
     parent = Path(parent)
     if parent.exists() and not parent.is_dir():
-        raise UsageError(f"--dir {str(parent)!r} is a file, not a directory", "give the directory to create the package in.")
+        raise UsageError(
+            f"--dir {str(parent)!r} is a file, not a directory",
+            "give the directory to create the package in.",
+        )
     target = parent / name
     if target.exists():
         raise UsageError(
@@ -139,9 +151,14 @@ def _parser() -> argparse.ArgumentParser:
         "registered as entry points, tests that run the conformance kit (lightkit.testing), and a README.",
         epilog="example: lightkit new-plugin lightkit-weather --dir plugins",
     )
-    parser.add_argument("name", metavar="NAME", help="Distribution name, e.g. lightkit-weather; also the directory name.")
     parser.add_argument(
-        "--dir", default=".", metavar="PATH", help="Directory to create the package in (default: the current one)."
+        "name", metavar="NAME", help="Distribution name, e.g. lightkit-weather; also the directory name."
+    )
+    parser.add_argument(
+        "--dir",
+        default=".",
+        metavar="PATH",
+        help="Directory to create the package in (default: the current one).",
     )
     return parser
 
@@ -150,7 +167,11 @@ def main(argv: list[str]) -> int:
     """Run ``lightkit new-plugin ARGV``; returns the exit code."""
     args = _parser().parse_args(argv)
     names, target, _ = create_plugin(args.name, args.dir)
-    nouns = {"lightkit.models": "model", "lightkit.datamodules": "data module", "lightkit.callbacks": "callback"}
+    nouns = {
+        "lightkit.models": "model",
+        "lightkit.datamodules": "data module",
+        "lightkit.callbacks": "callback",
+    }
     rows = [(nouns[group], cls, ep) for group, (cls, ep) in names.classes.items()]
     width = max(len(cls) for _, cls, _ in rows)
     model, data = rows[0][1], rows[1][1]
@@ -164,4 +185,3 @@ def main(argv: list[str]) -> int:
         f"  lightkit fit --model {model} --data {data} --trainer.max_epochs 5"
     )
     return 0
-

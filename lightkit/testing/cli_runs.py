@@ -56,10 +56,12 @@ def _format_exception(err: BaseException) -> str:
     frames = traceback.extract_tb(err.__traceback__)
     # keep the frames of the code under test, not those of lightkit, Lightning or jsonargparse
     outside = [
-        f for f in frames if not any(part in f.filename for part in ("/lightning/", "/jsonargparse/", "/lightkit/"))
+        f
+        for f in frames
+        if not any(part in f.filename for part in ("/lightning/", "/jsonargparse/", "/lightkit/"))
     ]
     shown = (outside or frames)[-3:]
-    lines = [f'{f.filename}:{f.lineno} in {f.name}: {(f.line or "").strip()}' for f in shown]
+    lines = [f"{f.filename}:{f.lineno} in {f.name}: {(f.line or '').strip()}" for f in shown]
     return "\n".join([*lines, f"{type(err).__name__}: {err}"])
 
 
@@ -73,7 +75,7 @@ def quiet_lightning_logs() -> Iterator[None]:
     try:
         yield
     finally:
-        for logger, level in zip(loggers, levels):
+        for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
 
 

@@ -182,7 +182,11 @@ def _stop_server() -> None:
 def _running_server() -> subprocess.Popen[str] | None:
     """The helper interpreter, started on first use; None where forking is not safe."""
     global _server
-    if not hasattr(os, "fork") or sys.platform == "darwin" or os.environ.get("LIGHTKIT_IMPORT_TIMING") == "spawn":
+    if (
+        not hasattr(os, "fork")
+        or sys.platform == "darwin"
+        or os.environ.get("LIGHTKIT_IMPORT_TIMING") == "spawn"
+    ):
         return None
     if _server is None or _server.poll() is not None:
         _server = subprocess.Popen(

@@ -120,19 +120,28 @@ def _init_args(cls: type) -> CheckResult:
 
 
 def _failed_run(check: str, what: str, run: CliRun, fix: str) -> CheckResult:
-    return CheckResult(check, "fail", f"{what} failed (exit {run.code})", [f"$ lightkit {' '.join(run.argv)}", *run.problem()], fix=fix)
+    return CheckResult(
+        check,
+        "fail",
+        f"{what} failed (exit {run.code})",
+        [f"$ lightkit {' '.join(run.argv)}", *run.problem()],
+        fix=fix,
+    )
 
 
 def _fast_dev_run(subject: _Subject) -> CheckResult:
     fast = ["--trainer.fast_dev_run", "true"]
     fixes = {
-        "fit": "make training_step return a loss tensor and the data module's train_dataloader yield batches the "
-        "model's training_step accepts.",
+        "fit": "make training_step return a loss tensor, and the data module's train_dataloader yield "
+        "batches that the model's training_step accepts.",
         "validate": "implement validation_step in the model and val_dataloader in the data module.",
-        "predict": "implement predict_step (return one tensor per batch, one row per sample) and predict_dataloader.",
+        "predict": "implement predict_step (one tensor per batch, one row per sample) and "
+        "predict_dataloader.",
     }
     for command in ("fit", "validate", "predict"):
-        extra = ["--run.output", str(subject.workdir / "fast-predictions.csv")] if command == "predict" else []
+        extra = (
+            ["--run.output", str(subject.workdir / "fast-predictions.csv")] if command == "predict" else []
+        )
         run = run_cli([command, *subject.selection(), *subject.common(), *fast, *extra])
         if not run.ok:
             return _failed_run("fast-dev-run", f"`lightkit {command}` with fast_dev_run", run, fixes[command])
@@ -150,7 +159,9 @@ def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
                 out += _differences(a[key], b[key], where + ".")
         return out
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{prefix}{i}.")]
+        return [
+            d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _differences(x, y, f"{prefix}{i}.")
+        ]
     return [] if a == b else [f"{prefix.rstrip('.')}: {a!r} became {b!r}"]
 
 
@@ -184,7 +195,7 @@ def _compare_predictions(expected: list[Any], got: list[Any]) -> list[str]:
 
     if len(expected) != len(got):
         return [f"{len(expected)} predict batches in memory, {len(got)} from the checkpoint"]
-    for i, (a, b) in enumerate(zip(expected, got)):
+    for i, (a, b) in enumerate(zip(expected, got, strict=True)):
         try:
             torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
         except AssertionError as err:
@@ -221,11 +232,18 @@ def _checkpoint_round_trip(subject: _Subject) -> CheckResult:
 
     fix = (
         "call self.save_hyperparameters() in the model's __init__, keep learned state in parameters or "
-        "persistent buffers, keep checkpoint contents to tensors and plain values (weights_only loading), and "
-        "return fitted data state (e.g. preprocessing) from the data module's state_dict()."
+        "persistent buffers, keep checkpoint contents to tensors and plain values (weights_only loading), "
+        "and return fitted data state (e.g. preprocessing) from the data module's state_dict()."
     )
     keep: dict[str, Any] = {}
-    limits = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2"]
+    limits = [
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.limit_train_batches",
+        "2",
+        "--trainer.limit_val_batches",
+        "2",
+    ]
     fit = run_cli(["fit", *subject.selection(), *subject.common(), *limits, "--run.name", "kit"], keep=keep)
     if not fit.ok or "cli" not in keep:
         return _failed_run("checkpoint", "a short `lightkit fit`", fit, fix)
@@ -236,10 +254,26 @@ def _checkpoint_round_trip(subject: _Subject) -> CheckResult:
         expected = _in_memory_predictions(keep["cli"], subject)
     except Exception as err:  # the plugin's predict path failed outside the CLI
         return CheckResult("checkpoint", "fail", f"predicting with the trained model failed: {err}", fix=fix)
-    collector = ["--trainer.callbacks+", "lightkit.testing.collect.PredictionCollector", "--trainer.callbacks.key", "ckpt"]
+    collector = [
+        "--trainer.callbacks+",
+        "lightkit.testing.collect.PredictionCollector",
+        "--trainer.callbacks.key",
+        "ckpt",
+    ]
     callback = ["--trainer.callbacks+", subject.callback] if subject.callback else []
     output = ["--run.output", str(subject.workdir / "from-checkpoint.csv")]
-    predict = run_cli(["predict", "--ckpt_path", str(last), *collector, *callback, *subject.args, *subject.common(), *output])
+    predict = run_cli(
+        [
+            "predict",
+            "--ckpt_path",
+            str(last),
+            *collector,
+            *callback,
+            *subject.args,
+            *subject.common(),
+            *output,
+        ]
+    )
     got = collected("ckpt")
     if not predict.ok:
         return _failed_run("checkpoint", "`lightkit predict --ckpt_path last.ckpt`", predict, fix)
@@ -247,15 +281,23 @@ def _checkpoint_round_trip(subject: _Subject) -> CheckResult:
     if differences:
         summary = "the checkpoint predicts differently from the model in memory"
         return CheckResult("checkpoint", "fail", summary, differences, fix=fix)
-    return CheckResult("checkpoint", "pass", "`lightkit predict --ckpt_path` reproduces the in-memory predictions")
+    return CheckResult(
+        "checkpoint", "pass", "`lightkit predict --ckpt_path` reproduces the in-memory predictions"
+    )
 
 
 def _import_time(timing: ImportTiming, budget_s: float) -> CheckResult:
     timing.wait()
     if timing.seconds is None:
-        return CheckResult("import-time", "fail", f"importing {timing.module} in a fresh interpreter failed", timing.error.splitlines())
+        return CheckResult(
+            "import-time",
+            "fail",
+            f"importing {timing.module} in a fresh interpreter failed",
+            timing.error.splitlines(),
+        )
     slowest = ", ".join(f"{name} {sec:.2f} s" for name, sec in timing.slowest)
-    summary = f"{timing.module} imports in {timing.seconds:.2f} s on top of torch and Lightning (budget {budget_s:g} s)"
+    summary = f"{timing.module} imports in {timing.seconds:.2f} s on top of torch and Lightning "
+    summary += f"(budget {budget_s:g} s)"
     if timing.seconds <= budget_s:
         return CheckResult("import-time", "pass", summary)
     return CheckResult(
@@ -312,6 +354,8 @@ def check_plugin(
         checks: Run only these checks (see :data:`CHECKS`); by default all of them.
         import_budget_s: Seconds the plugin module may take to import on top of torch and
             Lightning; by default ``LIGHTKIT_IMPORT_BUDGET_S`` or 10.
+        raise_on_failure: Raise :class:`ConformanceError` when a check fails; with False, return
+            the report and let the caller look at it.
 
     Returns:
         The report; ``str(report)`` lists every check.
@@ -332,7 +376,9 @@ def check_plugin(
         subject_text += f" ({plugin.distribution} {plugin.version}, {plugin.target})"
     report = ConformanceReport(subject_text, [entry])
     if cls is None:
-        report.results += [CheckResult(c, "skip", "needs the entry point to load") for c in wanted if c != "entry-point"]
+        report.results += [
+            CheckResult(c, "skip", "needs the entry point to load") for c in wanted if c != "entry-point"
+        ]
         return _finish(report, raise_on_failure)
     _check_pairing(plugin.kind, name, model, data)
     paired = [f"{k} {v!r}" for k, v in (("model", model), ("data", data)) if v and v != name]

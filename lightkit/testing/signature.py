@@ -25,7 +25,10 @@ def _documented_names(cls: type) -> set[str] | None:
     except ImportError:
         return None
     names: set[str] = set()
-    for doc in (cls.__doc__, cls.__dict__.get("__init__", object).__doc__ if "__init__" in cls.__dict__ else None):
+    for doc in (
+        cls.__doc__,
+        cls.__dict__.get("__init__", object).__doc__ if "__init__" in cls.__dict__ else None,
+    ):
         if doc:
             params = docstring_parser.parse(doc).params
             names |= {p.arg_name.split(" ")[0].lstrip("*") for p in params if p.args and p.args[0] == "param"}
@@ -54,7 +57,9 @@ def init_argument_problems(cls: type) -> list[str]:
     own = inspect.signature(cls.__init__).parameters if "__init__" in cls.__dict__ else {}
     for param in own.values():
         if param.kind is inspect.Parameter.VAR_POSITIONAL:
-            problems.append(f"*{param.name}: positional varargs cannot be set from the command line or a config")
+            problems.append(
+                f"*{param.name}: positional varargs cannot be set from the command line or a config"
+            )
     resolved = _resolved_parameters(cls)
     own_init = cls.__dict__.get("__init__")
     has_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own.values())

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_vision import make_image_folder
-
 from lightkit.testing import check_plugin
+from test_vision import make_image_folder
 
 
 def test_small_cnn_passes_the_kit():
