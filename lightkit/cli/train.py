@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +54,9 @@ from lightkit.trust import apply_import_policy
 __all__ = ["LightkitCLI"]
 
 _SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+#: set by rank 0 so that the processes Lightning's DDP launcher starts share its run directory
+_RUN_DIR_ENV = "LIGHTKIT_RUN_DIR"
 
 
 def _flag_value(args: list[str], flag: str) -> str | None:
@@ -423,7 +427,15 @@ class LightkitCLI(LightningCLI):
             model = _short(model_cfg.get("class_path") if isinstance(model_cfg, Namespace) else self.model_class)
             data = _short(data_cfg.get("class_path") if isinstance(data_cfg, Namespace) else self.datamodule_class)
             resuming = sub == "fit" and ckpt and options.name
-            self.run_dir = Path(options.root) / options.name if resuming else new_run_dir(options.root, options.name, model, data)
+            shared = os.environ.get(_RUN_DIR_ENV)
+            if shared and os.environ.get("LOCAL_RANK", "0") != "0":
+                # a rank that Lightning's launcher started from rank 0's command: same run directory
+                self.run_dir = Path(shared)
+            else:
+                self.run_dir = (
+                    Path(options.root) / options.name if resuming else new_run_dir(options.root, options.name, model, data)
+                )
+                os.environ[_RUN_DIR_ENV] = str(self.run_dir)  # the launcher copies the environment to the ranks
         if self.run_dir is not None and isinstance(config.get("profiler"), str):
             config["profiler"] = _profiler_into(config["profiler"], self.run_dir)
         if sub == "fit" and not fast and self.run_dir is not None:
