@@ -10,6 +10,8 @@ Groups (each is measured interleaved, see :mod:`benchmarks.measure`):
 * ``fit``: ``TabularMLP`` through ``lightkit fit`` on a CSV table, next to plain Lightning with
   ``TensorDataset`` + ``DataLoader(shuffle=True)`` and a hand-written PyTorch loop.
 * ``predict``: the same three, predicting every row of the table and writing a CSV.
+* ``overhead``: milliseconds per training step as Lightning's pieces are added one by one
+  (:mod:`benchmarks.step_overhead`), to show where lightkit's time per step goes.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ __all__ = ["GROUPS", "Settings", "build_cases", "lightkit_command", "plugins_com
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-GROUPS = ("startup", "discovery", "fit", "predict")
+GROUPS = ("startup", "discovery", "fit", "predict", "overhead")
 
 #: the model and data selected for the ``--print_config`` cases
 PRINT_CONFIG = ["fit", "--model", "TabularMLP", "--data", "SklearnDataModule", "--print_config"]
@@ -58,6 +60,7 @@ class Settings:
             already exercise (start-up and discovery cases that import Lightning, plain-Lightning
             prediction) and the what-if case.
         what_if: Include the fit case that measures a proposed change (not a lightkit result).
+        overhead_batch_sizes: Batch sizes of the per-step breakdown.
     """
 
     workdir: Path
@@ -68,6 +71,7 @@ class Settings:
     plugin_counts: tuple[int, ...] = (0, 20, 200)
     smoke: bool = False
     what_if: bool = True
+    overhead_batch_sizes: tuple[int, ...] = (64, 256, 1024)
 
     @property
     def table(self) -> Path:
@@ -109,7 +113,11 @@ def startup_cases(settings: Settings) -> list[Case]:
     if not settings.smoke:
         plain = str(HERE / "plain_cli.py")
         cases += [
-            Case("startup.import_lightning", 'python -c "import lightning.pytorch"', _python("-c", "import lightning.pytorch")),
+            Case(
+                "startup.import_lightning",
+                'python -c "import lightning.pytorch"',
+                _python("-c", "import lightning.pytorch"),
+            ),
             Case("startup.fit_help", "lightkit fit --help", [*lk, "fit", "--help"]),
             Case("startup.plain_fit_help", "plain LightningCLI: fit --help", _python(plain, "fit", "--help")),
             Case("startup.print_config", "lightkit fit --model --data --print_config", [*lk, *PRINT_CONFIG]),
@@ -130,7 +138,12 @@ def discovery_cases(settings: Settings) -> list[Case]:
         env = {"PYTHONPATH": f"{directory}:{REPO}"}
         if plugins_command_available():
             cases.append(
-                Case(f"discovery.plugins_list.{count}", f"lightkit plugins list, {count} extra plugins", [*lk, "plugins", "list"], env)
+                Case(
+                    f"discovery.plugins_list.{count}",
+                    f"lightkit plugins list, {count} extra plugins",
+                    [*lk, "plugins", "list"],
+                    env,
+                )
             )
         if not settings.smoke:
             label = f"lightkit fit --print_config, {count} extra plugins"
@@ -150,19 +163,30 @@ def lightkit_fit_argv(settings: Settings, model: str, run_name: str) -> list[str
     return [
         *lightkit_command(),
         "fit",
-        "--model", model,
-        "--data", "CSVDataModule",
-        "--data.path", str(settings.table),
-        "--data.target", "y",
-        "--data.val_fraction", str(settings.val_fraction),
-        "--data.test_fraction", "0",
-        "--data.batch_size", str(settings.batch_size),
-        "--trainer.max_epochs", str(settings.epochs),
-        "--seed_everything", "42",
-        "--run.root", str(settings.workdir / "runs"),
-        "--run.name", run_name,
+        "--model",
+        model,
+        "--data",
+        "CSVDataModule",
+        "--data.path",
+        str(settings.table),
+        "--data.target",
+        "y",
+        "--data.val_fraction",
+        str(settings.val_fraction),
+        "--data.test_fraction",
+        "0",
+        "--data.batch_size",
+        str(settings.batch_size),
+        "--trainer.max_epochs",
+        str(settings.epochs),
+        "--seed_everything",
+        "42",
+        "--run.root",
+        str(settings.workdir / "runs"),
+        "--run.name",
+        run_name,
         STOPWATCH,
-    ]  # fmt: skip
+    ]
 
 
 def _reference_argv(settings: Settings, script: str, mode: str, model_file: str) -> list[str]:
@@ -186,7 +210,11 @@ def fit_cases(settings: Settings) -> list[Case]:
             "plain Lightning, TensorDataset + DataLoader(shuffle=True)",
             _reference_argv(settings, "plain_lightning.py", "fit", "plain_lightning.pt"),
         ),
-        Case("fit.hand_loop", "hand-written PyTorch loop", _reference_argv(settings, "hand_loop.py", "fit", "hand_loop.pt")),
+        Case(
+            "fit.hand_loop",
+            "hand-written PyTorch loop",
+            _reference_argv(settings, "hand_loop.py", "fit", "hand_loop.pt"),
+        ),
     ]
     if settings.what_if and not settings.smoke:
         cases.append(
@@ -204,16 +232,47 @@ def predict_cases(settings: Settings) -> list[Case]:
     """Prediction over every row; needs the checkpoints the ``fit`` group left behind."""
     lk = lightkit_command()
     out = settings.workdir
-    argv = [*lk, "predict", "--ckpt_path", str(out / "runs" / "lightkit-fit"), "--data.path", str(settings.table)]
+    argv = [
+        *lk,
+        "predict",
+        "--ckpt_path",
+        str(out / "runs" / "lightkit-fit"),
+        "--data.path",
+        str(settings.table),
+    ]
     argv += ["--run.output", str(out / "predictions_lightkit.csv"), STOPWATCH]
     plain = _reference_argv(settings, "plain_lightning.py", "predict", "plain_lightning.pt")
     hand = _reference_argv(settings, "hand_loop.py", "predict", "hand_loop.pt")
     cases = [Case("predict.lightkit", "lightkit predict (writes predictions.csv)", argv)]
     if not settings.smoke:
         label = "plain Lightning predict + pandas to_csv"
-        cases.append(Case("predict.plain_lightning", label, [*plain, "--output", str(out / "predictions_plain_lightning.csv")]))
+        cases.append(
+            Case(
+                "predict.plain_lightning",
+                label,
+                [*plain, "--output", str(out / "predictions_plain_lightning.csv")],
+            )
+        )
     label = "hand-written loop + pandas to_csv"
-    cases.append(Case("predict.hand_loop", label, [*hand, "--output", str(out / "predictions_hand_loop.csv")]))
+    cases.append(
+        Case("predict.hand_loop", label, [*hand, "--output", str(out / "predictions_hand_loop.csv")])
+    )
+    return cases
+
+
+#: most steps per variant in the per-step breakdown (an epoch of the fit case at batch size 256)
+MAX_OVERHEAD_STEPS = 625
+
+
+def overhead_cases(settings: Settings) -> list[Case]:
+    """One process per batch size, each alternating the step variants itself."""
+    cases = []
+    for batch_size in settings.overhead_batch_sizes:
+        steps = max(1, min(settings.train_rows // batch_size, MAX_OVERHEAD_STEPS))
+        argv = _python(str(HERE / "step_overhead.py"), "--steps", str(steps), "--batch-size", str(batch_size))
+        argv += ["--repeats", "3", "--root", str(settings.workdir / "step_overhead")]
+        label = f"ms per training step, {steps} steps of {batch_size} rows"
+        cases.append(Case(f"overhead.steps.{batch_size}", label, argv))
     return cases
 
 
@@ -224,4 +283,5 @@ def build_cases(group: str, settings: Settings) -> list[Case]:
         "discovery": discovery_cases,
         "fit": fit_cases,
         "predict": predict_cases,
+        "overhead": overhead_cases,
     }[group](settings)

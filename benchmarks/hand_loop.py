@@ -19,8 +19,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.reference_net import binary_metrics, build_net  # noqa: E402
-from benchmarks.timing import report  # noqa: E402
 from benchmarks.table import read_table, split_rows  # noqa: E402
+from benchmarks.timing import peak_rss_mb, report  # noqa: E402
 
 
 def fit(args: argparse.Namespace) -> None:
@@ -36,7 +36,8 @@ def fit(args: argparse.Namespace) -> None:
     net = build_net(x_train.shape[1])
     optimizer = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
     loss_fn = nn.BCEWithLogitsLoss()
-    start = time.perf_counter()
+    before_fit = peak_rss_mb()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for epoch in range(args.epochs):
         net.train()
         order = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(args.seed + epoch))
@@ -61,7 +62,10 @@ def fit(args: argparse.Namespace) -> None:
         val_probs, val_loss = [], torch.zeros(())
         with torch.no_grad():
             for first in range(0, len(x_val), 4 * args.batch_size):
-                xb, yb = x_val[first : first + 4 * args.batch_size], y_val[first : first + 4 * args.batch_size]
+                xb, yb = (
+                    x_val[first : first + 4 * args.batch_size],
+                    y_val[first : first + 4 * args.batch_size],
+                )
                 logits = net(xb)
                 val_loss += loss_fn(logits, yb) * len(xb)
                 val_probs.append(logits.sigmoid())
@@ -72,7 +76,13 @@ def fit(args: argparse.Namespace) -> None:
             f"train_acc={train['acc']:.4f}  val_loss={(val_loss / len(x_val)).item():.4f}  "
             f"val_acc={val['acc']:.4f}  val_f1={val['f1']:.4f}  val_auroc={val['auroc']:.4f}"
         )
-    report({"fit_s": time.perf_counter() - start})
+    report(
+        {
+            "fit_s": time.perf_counter() - start,
+            "fit_cpu_s": time.process_time() - start_cpu,
+            "peak_rss_before_fit_mb": before_fit,
+        }
+    )
 
 
 def predict(args: argparse.Namespace) -> None:
@@ -84,15 +94,17 @@ def predict(args: argparse.Namespace) -> None:
     net = build_net(xt.shape[1])
     net.load_state_dict(saved["net"])
     net.eval()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     with torch.no_grad():
-        prob = torch.cat([net(xt[i : i + 4 * args.batch_size]).sigmoid() for i in range(0, len(xt), 4 * args.batch_size)])
+        prob = torch.cat(
+            [net(xt[i : i + 4 * args.batch_size]).sigmoid() for i in range(0, len(xt), 4 * args.batch_size)]
+        )
     positive = prob.reshape(-1).double().numpy()
     frame = pd.DataFrame({"row": range(len(positive)), "prediction": (positive >= 0.5).astype(int)})
     frame["prob_0"] = 1.0 - positive
     frame["prob_1"] = positive
     frame.to_csv(args.output, index=False)
-    report({"predict_s": time.perf_counter() - start})
+    report({"predict_s": time.perf_counter() - start, "predict_cpu_s": time.process_time() - start_cpu})
 
 
 def main() -> None:

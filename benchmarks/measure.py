@@ -1,8 +1,9 @@
 """Running benchmark cases as subprocesses, interleaved, and summarising them by medians.
 
-Every sample is one fresh process: wall time from start to exit, peak resident memory of that
-process (``ru_maxrss`` from ``wait4``), and the in-process timings it reported (see
-:mod:`benchmarks.timing`). Cases of a group run interleaved, A B C A B C ..., so that a change
+Every sample is one fresh process: wall time from start to exit, the CPU time it used (user +
+system, from ``wait4``: on a busy shared machine this tracks what the wall time would be on an
+idle one), peak resident memory of that process (``ru_maxrss``), and the in-process timings it
+reported (see :mod:`benchmarks.timing`). Cases of a group run interleaved, A B C A B C ..., so that a change
 in the machine's load during the run hits every case alike.
 """
 
@@ -47,6 +48,7 @@ class Sample:
     """One run of one case."""
 
     wall_s: float
+    cpu_s: float
     peak_rss_mb: float
     times: dict[str, float]
 
@@ -78,7 +80,8 @@ def run_once(case: Case, cwd: Path, base_env: dict[str, str], log_dir: Path, rep
         tail = "\n".join(stderr.strip().splitlines()[-15:])
         raise CaseFailed(f"{case.label} exited with {proc.returncode}: {' '.join(case.argv)}\n{tail}")
     rss_kb = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss / 1024
-    return Sample(wall_s=wall, peak_rss_mb=rss_kb / 1024, times=parse_report(stderr))
+    cpu = usage.ru_utime + usage.ru_stime
+    return Sample(wall_s=wall, cpu_s=cpu, peak_rss_mb=rss_kb / 1024, times=parse_report(stderr))
 
 
 def run_interleaved(
@@ -88,7 +91,7 @@ def run_interleaved(
     base_env: dict[str, str],
     log_dir: Path,
     warmup: bool = False,
-    progress: Callable[[str], None] = print,
+    progress: Callable[..., None] = print,
 ) -> dict[str, list[Sample] | str]:
     """Run every case ``repeats`` times, alternating A B C A B C; failures are kept as messages.
 
@@ -123,18 +126,21 @@ def run_interleaved(
             extra = "  ".join(f"{k}={v:.2f}" for k, v in sample.times.items())
             progress(
                 f"  [{repetition + 1}/{repeats}] {case.label:<58} {sample.wall_s:7.2f} s "
-                f"{sample.peak_rss_mb:6.0f} MB  {extra}"
+                f"(cpu {sample.cpu_s:6.2f} s) {sample.peak_rss_mb:6.0f} MB  {extra}",
+                flush=True,
             )
     return results
 
 
 def medians(samples: list[Sample]) -> dict[str, Any]:
-    """Median wall time, peak RSS and reported timings, plus every sample's wall time."""
+    """Median wall time, CPU time, peak RSS and reported timings, plus every sample's values."""
     keys = sorted({k for s in samples for k in s.times})
     summary: dict[str, Any] = {
         "wall_s": statistics.median(s.wall_s for s in samples),
+        "cpu_s": statistics.median(s.cpu_s for s in samples),
         "peak_rss_mb": statistics.median(s.peak_rss_mb for s in samples),
         "samples_wall_s": [round(s.wall_s, 4) for s in samples],
+        "samples_cpu_s": [round(s.cpu_s, 4) for s in samples],
     }
     for key in keys:
         values = [s.times[key] for s in samples if key in s.times]

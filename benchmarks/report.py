@@ -56,7 +56,9 @@ def machine() -> dict[str, Any]:
         "memory_gib": _memory_gib(),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "versions": {d: _version(d) for d in ("torch", "lightning", "jsonargparse", "torchmetrics", "lightkit")},
+        "versions": {
+            d: _version(d) for d in ("torch", "lightning", "jsonargparse", "torchmetrics", "lightkit")
+        },
         "load_average_at_start": [round(x, 2) for x in load] if load else None,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -67,22 +69,39 @@ def _fmt(value: float | None, unit: str) -> str:
         return "n/a"
     if unit == "MB":
         return f"{value:.0f} MB"
+    if value < 0.1:
+        return f"{value * 1000:.2f} ms"
     return f"{value:.3f} s" if value < 10 else f"{value:.2f} s"
 
 
-def _met(met: bool | None) -> str:
-    return {True: "yes", False: "**no**", None: ""}[met]
+def _met(met: bool | None, met_cpu: bool | None) -> str:
+    if met is None:
+        return ""
+    if met:
+        return "yes"
+    return "**no** (yes on CPU time)" if met_cpu else "**no**"
+
+
+def _ratio(value: float | None) -> str:
+    return f"{value:.2f}x" if value is not None else ""
 
 
 def console_table(rows: list[Row]) -> str:
     """The table as plain text."""
-    lines = [f"{'group':<10} {'case':<62} {'median':>10} {'ratio':>7}  {'target':<20} met"]
+    lines = [
+        f"{'group':<10} {'case':<70} {'wall':>10} {'cpu':>10} {'ratio':>7} {'(cpu)':>7}  {'target':<19} met"
+    ]
     for r in rows:
-        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else ""
-        met = {True: "yes", False: "NO", None: ""}[r.met]
-        lines.append(f"{r.group:<10} {r.case:<62} {_fmt(r.value, r.unit):>10} {ratio:>7}  {r.target:<20} {met}")
+        met = {True: "yes", False: "NO", None: ""}[r.met] + (
+            " (cpu: yes)" if r.met is False and r.met_cpu else ""
+        )
+        cpu = _fmt(r.cpu, r.unit) if r.cpu is not None else ""
+        lines.append(
+            f"{r.group:<10} {r.case:<70} {_fmt(r.value, r.unit):>10} {cpu:>10} "
+            f"{_ratio(r.ratio):>7} {_ratio(r.cpu_ratio):>7}  {r.target:<19} {met}"
+        )
         if r.note:
-            lines.append(f"{'':<10}   {r.note}")
+            lines.append(f"{'':<13}{r.note}")
     return "\n".join(lines)
 
 
@@ -90,29 +109,29 @@ def markdown_section(rows: list[Row], info: dict[str, Any]) -> str:
     """The generated part of docs/benchmarks.md: settings, machine and the table."""
     m, s = info["machine"], info["settings"]
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
-    load = m.get("load_average_at_start")
-    load_end = info.get("load_average_at_end")
     lines = [
         f"Measured {m['date']} with `{info['command']}` ({info['elapsed_s'] / 60:.1f} min).",
         "",
         f"- **Machine:** {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['platform']}; "
         f"Python {m['python']}; {versions}.",
-        f"- **Load:** 1/5/15-minute load average {load} at the start and {load_end} at the end "
-        "(the machine is shared; cases alternate so that load changes hit all of them alike).",
+        f"- **Load:** 1/5/15-minute load average {m.get('load_average_at_start')} at the start and "
+        f"{info.get('load_average_at_end')} at the end (the machine is shared; cases alternate so that "
+        "load changes hit all of them alike, and CPU time is shown beside wall time).",
         f"- **Accelerator:** {info['accelerator']}.",
         f"- **Settings:** {s['repeats']} samples per case (medians shown), torch threads {s['threads']}; "
         f"table {s['rows']:,} rows x 32 features, binary target; {s['epochs']} epochs, batch size "
         f"{s['batch_size']} (evaluation and prediction {4 * s['batch_size']}), "
-        f"validation fraction {s['val_fraction']}; extra plugins {list(s['plugin_counts'])}.",
+        f"validation fraction {s['val_fraction']}; extra plugins {list(s['plugin_counts'])}; "
+        f"per-step breakdown at batch sizes {list(s.get('overhead_batch_sizes', []))}.",
         "",
-        "| Group | Case | Median | Compared with | Ratio | Target | Met | Notes |",
-        "|---|---|---:|---|---:|---|---|---|",
+        "| Group | Case | Wall | CPU | Compared with | Ratio | Ratio (CPU) | Target | Met | Notes |",
+        "|---|---|---:|---:|---|---:|---:|---|---|---|",
     ]
     for r in rows:
-        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else ""
+        cpu = _fmt(r.cpu, r.unit) if r.cpu is not None else ""
         lines.append(
-            f"| {r.group} | {r.case} | {_fmt(r.value, r.unit)} | {r.reference} | {ratio} | {r.target} | "
-            f"{_met(r.met)} | {r.note} |"
+            f"| {r.group} | {r.case} | {_fmt(r.value, r.unit)} | {cpu} | {r.reference} | {_ratio(r.ratio)} | "
+            f"{_ratio(r.cpu_ratio)} | {r.target} | {_met(r.met, r.met_cpu)} | {r.note} |"
         )
     failures = info.get("failures") or {}
     if failures:

@@ -55,20 +55,40 @@ def count_rows(path: Path) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one sample per case, fewer cases (see benchmarks/cases.py)")
-    parser.add_argument("--groups", default=",".join(GROUPS), help=f"comma-separated subset of {','.join(GROUPS)}")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, one sample per case, fewer cases (see benchmarks/cases.py)",
+    )
+    parser.add_argument(
+        "--groups",
+        default=None,
+        help=f"comma-separated subset of {','.join(GROUPS)} (default: all; --smoke: all but overhead)",
+    )
     parser.add_argument("--repeats", type=int, default=None, help="samples per fit/predict case (default 3)")
-    parser.add_argument("--startup-repeats", type=int, default=None, help="samples per start-up/discovery case (default 5)")
+    parser.add_argument(
+        "--startup-repeats", type=int, default=None, help="samples per start-up/discovery case (default 5)"
+    )
     parser.add_argument("--rows", type=int, default=None, help="rows of the table (default 200000)")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 3)")
     parser.add_argument("--batch-size", type=int, default=None, help="training batch size (default 256)")
-    parser.add_argument("--threads", type=int, default=1, help="torch/OpenMP threads per process; 0 keeps torch's default")
-    parser.add_argument("--no-what-if", action="store_true", help="skip the fit case that measures a proposed change")
-    parser.add_argument("--workdir", type=Path, default=None, help="tables, plugins, runs and logs (default: a temp dir)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch/OpenMP threads per process; 0 keeps torch's default"
+    )
+    parser.add_argument(
+        "--no-what-if", action="store_true", help="skip the fit case that measures a proposed change"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="tables, plugins, runs and logs (default: a temp dir)"
+    )
     parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results.json")
     parser.add_argument("--docs", type=Path, default=REPO / "docs" / "benchmarks.md")
-    parser.add_argument("--accelerator-note", default="none: CPU only", help="how the accelerator is described in the docs")
+    parser.add_argument(
+        "--accelerator-note", default="none: CPU only", help="how the accelerator is described in the docs"
+    )
     return parser.parse_args(argv)
 
 
@@ -90,18 +110,23 @@ def settings_from(args: argparse.Namespace, workdir: Path) -> tuple[Settings, in
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+    default = [g for g in GROUPS if g != "overhead"] if args.smoke else list(GROUPS)
+    groups = [g.strip() for g in args.groups.split(",") if g.strip()] if args.groups else default
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
         print(f"error: unknown group {unknown[0]!r}; groups are {', '.join(GROUPS)}", file=sys.stderr)
         return 2
-    workdir = args.workdir or Path(tempfile.gettempdir()) / ("lightkit-bench-smoke" if args.smoke else "lightkit-bench")
+    workdir = args.workdir or Path(tempfile.gettempdir()) / (
+        "lightkit-bench-smoke" if args.smoke else "lightkit-bench"
+    )
     workdir.mkdir(parents=True, exist_ok=True)
     settings, repeats, startup_repeats = settings_from(args, workdir)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     if args.threads > 0:
         env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    if args.batch_size and args.batch_size not in settings.overhead_batch_sizes:
+        settings.overhead_batch_sizes = tuple(sorted({*settings.overhead_batch_sizes, args.batch_size}))
     info: dict[str, Any] = {
         "command": " ".join(["python benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": machine(),
@@ -112,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch_size": settings.batch_size,
             "val_fraction": settings.val_fraction,
             "plugin_counts": settings.plugin_counts,
+            "overhead_batch_sizes": settings.overhead_batch_sizes,
             "repeats": f"{startup_repeats} (start-up, discovery) / {repeats} (fit, predict)",
             "threads": args.threads or "torch default",
             "groups": groups,
@@ -122,10 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     facts: dict[str, Any] = {"imports_torch": {}, "prediction_rows": {}}
     for group in groups:
         cases = build_cases(group, settings)
-        n = startup_repeats if group in ("startup", "discovery") else repeats
+        n = startup_repeats if group in ("startup", "discovery") else 1 if group == "overhead" else repeats
         print(f"{group}: {len(cases)} cases x {n} samples, interleaved", flush=True)
         results = run_interleaved(
-            cases, n, workdir, env, workdir / "logs", warmup=group in ("startup", "discovery") and not args.smoke
+            cases,
+            n,
+            workdir,
+            env,
+            workdir / "logs",
+            warmup=group in ("startup", "discovery") and not args.smoke,
         )
         for case in cases:
             outcome = results[case.key]
@@ -136,17 +167,31 @@ def main(argv: list[str] | None = None) -> int:
                 entry["median"] = medians(outcome)
             summary[case.key] = entry
         if group == "startup":
-            for key, cli_args in (("startup.lightkit_help", ["--help"]), ("startup.plugins_list", ["plugins", "list"])):
+            for key, cli_args in (
+                ("startup.lightkit_help", ["--help"]),
+                ("startup.plugins_list", ["plugins", "list"]),
+            ):
                 if key in summary:
                     facts["imports_torch"][key] = imports_torch(cli_args, env, workdir)
         if group == "predict":
             for case in cases:
-                output = Path(case.argv[case.argv.index("--run.output" if "--run.output" in case.argv else "--output") + 1])
+                output = Path(
+                    case.argv[
+                        case.argv.index("--run.output" if "--run.output" in case.argv else "--output") + 1
+                    ]
+                )
                 facts["prediction_rows"][case.key] = count_rows(output) if output.exists() else None
     info["elapsed_s"] = time.perf_counter() - started
-    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    info["load_average_at_end"] = (
+        [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    )
     rows = evaluate(
-        summary, facts, settings.plugin_counts, settings.train_rows * settings.epochs, settings.rows
+        summary,
+        facts,
+        settings.plugin_counts,
+        settings.train_rows * settings.epochs,
+        settings.rows,
+        settings.overhead_batch_sizes,
     )
     failures = {k: v["error"] for k, v in summary.items() if "error" in v}
     wrong_rows = {k: n for k, n in facts["prediction_rows"].items() if n != settings.rows}
@@ -155,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     info["failures"] = failures
     print()
     print(console_table(rows))
-    write_results(args.results, {**info, "cases": summary, "facts": facts, "rows": [r.as_dict() for r in rows]})
+    write_results(
+        args.results, {**info, "cases": summary, "facts": facts, "rows": [r.as_dict() for r in rows]}
+    )
     update_docs(args.docs, markdown_section(rows, info))
     print(f"\nwrote {args.results} and {args.docs}")
     if failures:

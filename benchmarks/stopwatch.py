@@ -12,14 +12,15 @@ from typing import Any
 
 import lightning.pytorch as pl
 
-from benchmarks.timing import report
+from benchmarks.timing import peak_rss_mb, report
 
 __all__ = ["Stopwatch"]
 
 
 class Stopwatch(pl.Callback):
     """Times ``fit`` (from ``on_fit_start``: data already in memory, to ``on_fit_end``) and
-    ``predict`` (from ``on_predict_start`` until the prediction file is written).
+    ``predict`` (from ``on_predict_start`` until the prediction file is written), in wall time
+    (``fit_s``, ``predict_s``) and CPU time of the process (``fit_cpu_s``, ``predict_cpu_s``).
 
     Args:
         report_at_teardown: Report at teardown, when lightkit's prediction writer is done; a
@@ -29,28 +30,37 @@ class Stopwatch(pl.Callback):
 
     def __init__(self, report_at_teardown: bool = True) -> None:
         self.report_at_teardown = report_at_teardown
-        self._start: dict[str, float] = {}
+        self._start: dict[str, tuple[float, float]] = {}
         self.times: dict[str, float] = {}
 
+    def _begin(self, phase: str) -> None:
+        self._start[phase] = (time.perf_counter(), time.process_time())
+
+    def _end(self, phase: str) -> None:
+        wall, cpu = self._start[phase]
+        self.times[f"{phase}_s"] = time.perf_counter() - wall
+        self.times[f"{phase}_cpu_s"] = time.process_time() - cpu
+
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start["fit"] = time.perf_counter()
+        self.times["peak_rss_before_fit_mb"] = peak_rss_mb()
+        self._begin("fit")
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.times["fit_s"] = time.perf_counter() - self._start["fit"]
+        self._end("fit")
 
     def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start["predict"] = time.perf_counter()
+        self._begin("predict")
 
     def finish_predict(self) -> None:
         """Stop the predict clock now and report."""
-        self.times["predict_s"] = time.perf_counter() - self._start["predict"]
+        self._end("predict")
         report(self.times)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if not self.report_at_teardown:
             return
         if stage == "predict" and "predict" in self._start:
-            self.times["predict_s"] = time.perf_counter() - self._start["predict"]
+            self._end("predict")
         if self.times:
             report(self.times)
 

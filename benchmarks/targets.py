@@ -1,5 +1,11 @@
-"""Issue #5's targets, turned into table rows: a median, what it is compared with, the ratio,
-the target and whether it is met."""
+"""Issue #5's targets, turned into table rows: medians (wall and CPU time), what they are compared
+with, the ratios, the target and whether it is met.
+
+The targets are judged on wall time, as issue #5 states them. CPU time (user + system of the
+process) is shown beside it because the benchmark machine is shared: when other work competes for
+the cores, wall time stretches and CPU time stays close to what the wall time would be on an idle
+machine. A target that is met on CPU time but not on wall time says so in its row.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +23,13 @@ class Row:
     case: str
     value: float | None
     unit: str
+    cpu: float | None = None
     reference: str = ""
     ratio: float | None = None
+    cpu_ratio: float | None = None
     target: str = ""
     met: bool | None = None
+    met_cpu: bool | None = None
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -39,101 +48,285 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
+def _at_most(limit: float):  # noqa: ANN202
+    return lambda r: r is not None and r <= limit
+
+
+def _row(
+    group: str,
+    case: str,
+    summary: dict[str, Any],
+    key: str,
+    metric: str,
+    cpu_metric: str | None,
+    ref_key: str | None = None,
+    reference: str = "",
+    target: str = "",
+    check: Any = None,
+    invert: bool = False,
+    note: str = "",
+) -> Row:
+    """A row for ``key``'s ``metric`` (and its CPU twin), compared with ``ref_key``'s.
+
+    ``invert`` makes the ratio reference / value (a speed-up) instead of value / reference.
+    """
+    value, cpu = _get(summary, key, metric), _get(summary, key, cpu_metric) if cpu_metric else None
+    ratio = cpu_ratio = None
+    if ref_key is not None:
+        ref, ref_cpu = (
+            _get(summary, ref_key, metric),
+            _get(summary, ref_key, cpu_metric) if cpu_metric else None,
+        )
+        ratio = _ratio(ref, value) if invert else _ratio(value, ref)
+        cpu_ratio = (_ratio(ref_cpu, cpu) if invert else _ratio(cpu, ref_cpu)) if cpu_metric else None
+    met = check(ratio) if check is not None else None
+    met_cpu = check(cpu_ratio) if check is not None and cpu_metric else None
+    return Row(group, case, value, "s", cpu, reference, ratio, cpu_ratio, target, met, met_cpu, note)
+
+
 def _startup(summary: dict[str, Any], facts: dict[str, Any]) -> list[Row]:
-    rows: list[Row] = []
-    wall = lambda key: _get(summary, key, "wall_s")  # noqa: E731
-    python, deps = wall("startup.python"), wall("startup.deps_floor")
-    rows.append(Row("start-up", "python -c pass (floor)", python, "s"))
-    rows.append(Row("start-up", "import jsonargparse, rich, importlib.metadata (floor)", deps, "s"))
-    for key, name in (("startup.lightkit_help", "lightkit --help"), ("startup.plugins_list", "lightkit plugins list")):
-        value = wall(key)
-        torch = facts.get("imports_torch", {}).get(key)
-        if value is None and key not in summary:
-            rows.append(Row("start-up", name, None, "s", target="<= 0.3 s, no torch", note="command not available"))
+    if "startup.python" not in summary:  # the group was not run
+        return []
+    rows = [
+        _row("start-up", "python -c pass (floor)", summary, "startup.python", "wall_s", "cpu_s"),
+        _row(
+            "start-up",
+            "import jsonargparse, rich, importlib.metadata (floor)",
+            summary,
+            "startup.deps_floor",
+            "wall_s",
+            "cpu_s",
+        ),
+    ]
+    for key, name in (
+        ("startup.lightkit_help", "lightkit --help"),
+        ("startup.plugins_list", "lightkit plugins list"),
+    ):
+        if key not in summary:
+            rows.append(
+                Row("start-up", name, None, "s", target="<= 0.3 s, no torch", note="command not available")
+            )
             continue
-        met = value is not None and value <= 0.3 and torch is False
-        note = {True: "imports torch", False: "torch not imported"}.get(torch, "")
-        rows.append(Row("start-up", name, value, "s", "deps floor", _ratio(value, deps), "<= 0.3 s, no torch", met, note))
-    lightning = wall("startup.import_lightning")
-    if lightning is None:
+        torch = facts.get("imports_torch", {}).get(key)
+        row = _row(
+            "start-up",
+            name,
+            summary,
+            key,
+            "wall_s",
+            "cpu_s",
+            "startup.deps_floor",
+            "deps floor",
+            "<= 0.3 s, no torch",
+        )
+        row.met = row.value is not None and row.value <= 0.3 and torch is False
+        row.met_cpu = row.cpu is not None and row.cpu <= 0.3 and torch is False
+        row.note = {True: "imports torch", False: "torch not imported"}.get(torch, "")
+        rows.append(row)
+    if _get(summary, "startup.import_lightning", "wall_s") is None:
         return rows
-    rows.append(Row("start-up", 'python -c "import lightning.pytorch"', lightning, "s"))
+    rows.append(
+        _row(
+            "start-up",
+            'python -c "import lightning.pytorch"',
+            summary,
+            "startup.import_lightning",
+            "wall_s",
+            "cpu_s",
+        )
+    )
     for key, plain_key, name in (
         ("startup.fit_help", "startup.plain_fit_help", "lightkit fit --help"),
         ("startup.print_config", "startup.plain_print_config", "lightkit fit --model --data --print_config"),
     ):
-        value, plain = wall(key), wall(plain_key)
-        ratio = _ratio(value, lightning)
-        met = ratio is not None and ratio <= 1.15
-        rows.append(Row("start-up", name, value, "s", "import lightning.pytorch", ratio, "<= 1.15x", met))
-        plain_name = "plain LightningCLI: " + name.removeprefix("lightkit ")
-        rows.append(Row("start-up", plain_name, plain, "s", "import lightning.pytorch", _ratio(plain, lightning)))
+        rows.append(
+            _row(
+                "start-up",
+                name,
+                summary,
+                key,
+                "wall_s",
+                "cpu_s",
+                "startup.import_lightning",
+                "import lightning.pytorch",
+                "<= 1.15x",
+                _at_most(1.15),
+            )
+        )
+        plain = "plain LightningCLI: " + name.removeprefix("lightkit ")
+        rows.append(
+            _row(
+                "start-up",
+                plain,
+                summary,
+                plain_key,
+                "wall_s",
+                "cpu_s",
+                "startup.import_lightning",
+                "import lightning.pytorch",
+            )
+        )
+        rows.append(
+            _row(
+                "start-up",
+                f"{name} vs plain LightningCLI",
+                summary,
+                key,
+                "wall_s",
+                "cpu_s",
+                plain_key,
+                "plain LightningCLI",
+            )
+        )
     return rows
 
 
 def _discovery(summary: dict[str, Any], counts: tuple[int, ...]) -> list[Row]:
     rows: list[Row] = []
-    for command, name in (("plugins_list", "lightkit plugins list"), ("print_config", "lightkit fit --print_config")):
-        base = _get(summary, f"discovery.{command}.{counts[0]}", "wall_s")
-        if base is None:
+    for command, name in (
+        ("plugins_list", "lightkit plugins list"),
+        ("print_config", "lightkit fit --print_config"),
+    ):
+        base = f"discovery.{command}.{counts[0]}"
+        if _get(summary, base, "wall_s") is None:
             continue
         for count in counts:
-            value = _get(summary, f"discovery.{command}.{count}", "wall_s")
-            ratio = _ratio(value, base)
-            last = count == counts[-1] and count != counts[0]
+            key = f"discovery.{command}.{count}"
+            if count == counts[0]:
+                rows.append(
+                    _row("discovery", f"{name}, {count} extra plugins", summary, key, "wall_s", "cpu_s")
+                )
+                continue
+            last = count == counts[-1]
             rows.append(
-                Row(
+                _row(
                     "discovery",
                     f"{name}, {count} extra plugins",
-                    value,
-                    "s",
-                    f"{counts[0]} extra plugins" if count != counts[0] else "",
-                    ratio if count != counts[0] else None,
+                    summary,
+                    key,
+                    "wall_s",
+                    "cpu_s",
+                    base,
+                    f"{counts[0]} extra plugins",
                     "< 1.10x" if last else "",
-                    (ratio is not None and ratio < 1.10) if last else None,
+                    (lambda r: r is not None and r < 1.10) if last else None,
                 )
             )
     return rows
 
 
-def _throughput(summary: dict[str, Any], group: str, metric: str, samples: int) -> list[Row]:
-    names = {
-        "hand_loop": "hand-written PyTorch loop",
-        "plain_lightning": "plain Lightning (TensorDataset + DataLoader)",
-        "lightkit": f"lightkit {group}",
-        "what_if_epoch_metrics": "what-if: lightkit fit, metrics logged per epoch",
-    }
+_NAMES = {
+    "hand_loop": "hand-written PyTorch loop",
+    "plain_lightning": "plain Lightning (TensorDataset + DataLoader)",
+    "lightkit": "lightkit",
+    "what_if_epoch_metrics": "what-if: lightkit fit, metrics logged per epoch",
+}
+
+
+def _throughput(summary: dict[str, Any], group: str, samples: int) -> list[Row]:
+    metric, cpu_metric = f"{group}_s", f"{group}_cpu_s"
     rows: list[Row] = []
-    hand = _get(summary, f"{group}.hand_loop", metric)
-    plain = _get(summary, f"{group}.plain_lightning", metric)
     for who in ("hand_loop", "plain_lightning", "lightkit", "what_if_epoch_metrics"):
-        value = _get(summary, f"{group}.{who}", metric)
+        key = f"{group}.{who}"
+        value = _get(summary, key, metric)
         if value is None:
             continue
-        wall = _get(summary, f"{group}.{who}", "wall_s")
-        rss = _get(summary, f"{group}.{who}", "peak_rss_mb")
-        note = f"{samples / value:,.0f} samples/s; process {wall:.1f} s, peak RSS {rss:.0f} MB"
+        wall, rss = _get(summary, key, "wall_s"), _get(summary, key, "peak_rss_mb")
+        note = f"{samples / value:,.0f} samples/s; whole process {wall:.1f} s, peak RSS {rss:.0f} MB"
+        before = _get(summary, key, "peak_rss_before_fit_mb")
+        if before is not None:
+            note += f" ({before:.0f} MB before the first step)"
+        name = f"{_NAMES[who] if who != 'lightkit' else f'lightkit {group}'}: {metric}"
         if who in ("hand_loop", "plain_lightning"):
-            rows.append(Row(group, f"{names[who]}: {metric}", value, "s", note=note))
+            rows.append(_row(group, name, summary, key, metric, cpu_metric, note=note))
             continue
-        rows.append(
-            Row(group, f"{names[who]}: {metric}", value, "s", "plain Lightning time / this", _ratio(plain, value), ">= 2x",
-                (_ratio(plain, value) or 0) >= 2, note)
-        )  # fmt: skip
-        rows.append(
-            Row(group, f"{names[who]}: {metric} vs hand loop", value, "s", "this / hand loop", _ratio(value, hand), "<= 1.5x",
-                (_ratio(value, hand) or 99) <= 1.5)
-        )  # fmt: skip
-        if group == "fit":
-            hand_rss = _get(summary, "fit.hand_loop", "peak_rss_mb")
-            ratio = _ratio(rss, hand_rss)
+        if _get(summary, f"{group}.plain_lightning", metric) is not None:
             rows.append(
-                Row(group, f"{names[who]}: peak RSS", rss, "MB", "this / hand loop", ratio, "<= 1.5x", (ratio or 99) <= 1.5)
+                _row(
+                    group,
+                    f"{name}, speed-up over plain Lightning",
+                    summary,
+                    key,
+                    metric,
+                    cpu_metric,
+                    f"{group}.plain_lightning",
+                    "plain Lightning time / this",
+                    ">= 2x",
+                    lambda r: r is not None and r >= 2,
+                    invert=True,
+                    note=note,
+                )
             )
+            note = ""
+        rows.append(
+            _row(
+                group,
+                f"{name} vs hand loop",
+                summary,
+                key,
+                metric,
+                cpu_metric,
+                f"{group}.hand_loop",
+                "this / hand loop",
+                "<= 1.5x",
+                _at_most(1.5),
+                note=note,
+            )
+        )
+        if group == "fit":
+            row = _row(
+                group,
+                f"{_NAMES[who] if who != 'lightkit' else 'lightkit fit'}: peak RSS of the process",
+                summary,
+                key,
+                "peak_rss_mb",
+                None,
+                "fit.hand_loop",
+                "this / hand loop",
+                "<= 1.5x",
+                _at_most(1.5),
+            )
+            row.unit = "MB"
+            rows.append(row)
     return rows
 
 
-def evaluate(summary: dict[str, Any], facts: dict[str, Any], counts: tuple[int, ...], train_samples: int, predict_samples: int) -> list[Row]:
+_VARIANTS = (
+    ("hand", "hand-written step (floor)"),
+    ("lightning", "Lightning step, nothing logged"),
+    ("lightning_dataloader", "Lightning step, DataLoader(TensorDataset) instead of TensorBatchLoader"),
+    ("log_loss", "+ self.log(train_loss) every step"),
+    ("metrics_epoch", "+ acc/F1/AUROC updated every step, logged per epoch"),
+    ("metrics_step", "+ metrics logged with log_dict every step (as TabularMLP does)"),
+)
+
+
+def _overhead(summary: dict[str, Any], batch_sizes: tuple[int, ...]) -> list[Row]:
+    rows = []
+    for batch_size in batch_sizes:
+        case = f"overhead.steps.{batch_size}"
+        for key, name in _VARIANTS:
+            if _get(summary, case, f"{key}_ms") is None:
+                continue
+            row = _row(f"step, batch {batch_size}", name, summary, case, f"{key}_ms", f"{key}_cpu_ms")
+            if key != "hand":
+                row.reference = "hand step"
+                row.ratio = _ratio(row.value, _get(summary, case, "hand_ms"))
+                row.cpu_ratio = _ratio(row.cpu, _get(summary, case, "hand_cpu_ms"))
+            row.value = row.value / 1000 if row.value is not None else None
+            row.cpu = row.cpu / 1000 if row.cpu is not None else None
+            rows.append(row)
+    return rows
+
+
+def evaluate(
+    summary: dict[str, Any],
+    facts: dict[str, Any],
+    counts: tuple[int, ...],
+    train_samples: int,
+    predict_samples: int,
+    batch_sizes: tuple[int, ...] = (),
+) -> list[Row]:
     """Every row of the table, from the per-case summaries of a run.
 
     Args:
@@ -142,8 +335,8 @@ def evaluate(summary: dict[str, Any], facts: dict[str, Any], counts: tuple[int, 
         counts: The plugin counts of the discovery cases.
         train_samples: Training samples in one fit (rows x epochs), for samples/s.
         predict_samples: Rows predicted.
+        batch_sizes: Batch sizes of the per-step breakdown.
     """
     rows = _startup(summary, facts) + _discovery(summary, counts)
-    rows += _throughput(summary, "fit", "fit_s", train_samples)
-    rows += _throughput(summary, "predict", "predict_s", predict_samples)
-    return rows
+    rows += _throughput(summary, "fit", train_samples) + _throughput(summary, "predict", predict_samples)
+    return rows + _overhead(summary, batch_sizes)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import resource
 import sys
 
-__all__ = ["MARK", "parse_report", "report"]
+__all__ = ["MARK", "parse_report", "peak_rss_mb", "report"]
 
 #: prefix of the stderr line that carries the timings
 MARK = "BENCHMARK-TIMES "
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def report(times: dict[str, float]) -> None:

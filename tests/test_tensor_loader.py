@@ -43,10 +43,14 @@ def test_the_order_of_an_epoch_depends_on_seed_and_epoch_only():
 
 def test_epoch_fn_sets_the_epoch_instead_of_counting_iterations():
     epoch = {"value": 0}
-    loader = TensorBatchLoader(table(30), batch_size=30, shuffle=True, seed=3, epoch_fn=lambda: epoch["value"])
+    loader = TensorBatchLoader(
+        table(30), batch_size=30, shuffle=True, seed=3, epoch_fn=lambda: epoch["value"]
+    )
     assert epoch_rows(loader) == epoch_rows(loader)  # same epoch, same order
     epoch["value"] = 1
-    assert epoch_rows(loader) == epoch_rows(TensorBatchLoader(table(30), batch_size=30, shuffle=True, seed=3, epoch_fn=lambda: 1))
+    assert epoch_rows(loader) == epoch_rows(
+        TensorBatchLoader(table(30), batch_size=30, shuffle=True, seed=3, epoch_fn=lambda: 1)
+    )
 
 
 def test_without_shuffle_batches_are_zero_copy_views_in_order():
@@ -72,7 +76,11 @@ def test_drop_last_drops_only_the_smaller_last_batch():
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_ranks_get_equal_shards_that_cover_every_row_once_apart_from_padding(rows, world_size, shuffle):
     shards = [
-        epoch_rows(TensorBatchLoader(table(rows), batch_size=2, shuffle=shuffle, seed=5, rank=r, world_size=world_size))
+        epoch_rows(
+            TensorBatchLoader(
+                table(rows), batch_size=2, shuffle=shuffle, seed=5, rank=r, world_size=world_size
+            )
+        )
         for r in range(world_size)
     ]
     per_rank = -(-rows // world_size)
@@ -80,13 +88,17 @@ def test_ranks_get_equal_shards_that_cover_every_row_once_apart_from_padding(row
     everything = [i for shard in shards for i in shard]
     assert set(everything) == set(range(rows))
     assert len(everything) - rows == per_rank * world_size - rows  # only the padding repeats rows
-    loaders = [TensorBatchLoader(table(rows), batch_size=2, rank=r, world_size=world_size) for r in range(world_size)]
+    loaders = [
+        TensorBatchLoader(table(rows), batch_size=2, rank=r, world_size=world_size) for r in range(world_size)
+    ]
     assert len({len(loader) for loader in loaders}) == 1  # same number of steps on every rank
 
 
 def test_ranks_agree_on_the_shuffle_so_shards_are_disjoint():
     shards = [
-        set(epoch_rows(TensorBatchLoader(table(40), batch_size=3, shuffle=True, seed=2, rank=r, world_size=4)))
+        set(
+            epoch_rows(TensorBatchLoader(table(40), batch_size=3, shuffle=True, seed=2, rank=r, world_size=4))
+        )
         for r in range(4)
     ]
     assert sum(len(s) for s in shards) == 40
@@ -147,9 +159,13 @@ class Regressor(pl.LightningModule):
 def test_in_memory_data_module_serves_dict_batches_to_a_trainer_and_reshuffles_every_epoch(tmp_path):
     data, model = Squares(batch_size=16, seed=3), Regressor()
     trainer = pl.Trainer(
-        max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, default_root_dir=tmp_path,
-    )  # fmt: skip
+        max_epochs=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
     trainer.fit(model, datamodule=data)
     epochs = [[x for epoch, xs in model.seen if epoch == e for x in xs] for e in (0, 1)]
     assert len(epochs[0]) == len(epochs[1]) == 64

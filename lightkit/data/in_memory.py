@@ -45,7 +45,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         self._splits: dict[str, Split] = {}
 
     def build_splits(self, stage: str | None) -> dict[str, Split]:
-        """Return the tensors of each split needed for ``stage`` (``fit``, ``validate``, ``test``, ``predict``)."""
+        """The tensors of each split ``stage`` needs (``fit``, ``validate``, ``test`` or ``predict``)."""
         raise NotImplementedError
 
     def setup(self, stage: str | None = None) -> None:
