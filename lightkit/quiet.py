@@ -24,6 +24,8 @@ NOISY_WARNINGS: tuple[str, ...] = (
     r".*`isinstance\(treespec, LeafSpec\)` is deprecated.*",
     r".*Experiment logs directory .* exists and is not empty.*",
     r".*Checkpoint directory .* exists and is not empty.*",
+    # predicting from a checkpoint of another run directory is what `--ckpt_path` is for
+    r".*The dirpath has changed from .* to .*",
     # `--trainer.profiler pytorch` on a short run: Lightning shortens its schedule by itself
     r".*The PyTorch Profiler default schedule will be overridden as there is not enough steps.*",
 )

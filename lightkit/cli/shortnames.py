@@ -159,7 +159,8 @@ def selected_names(args: list[str], subcommand: str | None) -> list[Selection]:
             continue
         if not value:
             value = args[i + 1] if i + 1 < len(args) else ""
-        if value and not value.startswith("-") and not value.lstrip().startswith(("{", "[")):
+        is_empty = value.strip().lower() in ("null", "none", "~", "")  # e.g. --trainer.callbacks=null
+        if not is_empty and not value.startswith("-") and not value.lstrip().startswith(("{", "[")):
             found.append(Selection(_FLAG_KINDS[flag], value, flag.rstrip("+")))
     return [s for s in found if s.name and "." not in s.name]
 
