@@ -8,11 +8,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 # Lightning binds its log handler to the stderr that exists when it is first imported; import it
 # here, outside any test's output capture, so that later tests do not log into a closed stream.
 import lightning.pytorch  # noqa: F401, E402
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "configs"
@@ -45,14 +44,57 @@ def lightkit(workdir: Path, capsys: pytest.CaptureFixture[str]):
     return run
 
 
-def run_subprocess(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, **kwargs) -> Result:
+def run_subprocess(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, **kwargs: object
+) -> Result:
     """Run ``python -m lightkit ARGS`` in a real process."""
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.run(
-        [sys.executable, "-m", "lightkit", *args], cwd=cwd, env=full_env, capture_output=True, text=True, **kwargs
+        [sys.executable, "-m", "lightkit", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        **kwargs,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 FAST = ("--trainer.fast_dev_run", "true")
 TINY = ("--trainer.max_epochs", "2", "--trainer.enable_model_summary", "false")
+
+
+#: fake distributions (a *.dist-info folder and a module each): broken, wrong kind, slow, clashing
+FAKE_PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
+FAKE_MODULES = (
+    "lightkit_fake_broken",
+    "lightkit_fake_wrongkind",
+    "lightkit_fake_slow",
+    "lightkit_clash_a",
+    "lightkit_clash_b",
+)
+
+
+@pytest.fixture
+def fake_plugins():
+    """Put fake distributions from tests/fixtures/plugins/<name> on sys.path, as `pip install` would."""
+    import importlib
+
+    from lightkit import registry
+
+    added: list[str] = []
+
+    def install(*names: str) -> None:
+        for name in names:
+            added.append(str(FAKE_PLUGINS / name))
+            sys.path.insert(0, added[-1])
+        importlib.invalidate_caches()
+        registry.refresh()
+
+    yield install
+    for path in added:
+        sys.path.remove(path)
+    for module in FAKE_MODULES:
+        sys.modules.pop(module, None)
+    importlib.invalidate_caches()
+    registry.refresh()

@@ -2,45 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
-from pathlib import Path
 
-import pytest
+from conftest import FAKE_MODULES
 
-from lightkit import registry
-
-FAKES = Path(__file__).parent / "fixtures" / "plugins"
-FAKE_MODULES = (
-    "lightkit_fake_broken",
-    "lightkit_fake_wrongkind",
-    "lightkit_fake_slow",
-    "lightkit_clash_a",
-    "lightkit_clash_b",
-)
 BUILTINS = {"TabularMLP", "CSVDataModule", "SklearnDataModule", "PredictionWriter"}
-
-
-@pytest.fixture
-def fake_plugins():
-    """Put fake distributions from tests/fixtures/plugins/<name> on sys.path, as `pip install` would."""
-    added: list[str] = []
-
-    def install(*names: str) -> None:
-        for name in names:
-            added.append(str(FAKES / name))
-            sys.path.insert(0, added[-1])
-        importlib.invalidate_caches()
-        registry.refresh()
-
-    yield install
-    for path in added:
-        sys.path.remove(path)
-    for module in FAKE_MODULES:
-        sys.modules.pop(module, None)
-    importlib.invalidate_caches()
-    registry.refresh()
 
 
 def table_rows(out: str) -> dict[str, list[str]]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import FAKE_MODULES
 
 from lightkit import registry
 from lightkit.errors import PluginBroken, PluginCollision, PluginNotFound
@@ -74,35 +74,6 @@ def test_resolve_target_reads_metadata_only():
 
 
 # -- real (fake) distributions on sys.path: discovery reads their metadata and nothing else ----------
-FAKES = Path(__file__).parent / "fixtures" / "plugins"
-FAKE_MODULES = (
-    "lightkit_fake_broken",
-    "lightkit_fake_wrongkind",
-    "lightkit_fake_slow",
-    "lightkit_clash_a",
-    "lightkit_clash_b",
-)
-
-
-@pytest.fixture
-def fake_plugins():
-    """Put fake distributions from tests/fixtures/plugins/<name> on sys.path, as `pip install` would."""
-    added: list[str] = []
-
-    def install(*names: str) -> None:
-        for name in names:
-            added.append(str(FAKES / name))
-            sys.path.insert(0, added[-1])
-        importlib.invalidate_caches()
-        registry.refresh()
-
-    yield install
-    for path in added:
-        sys.path.remove(path)
-    for module in FAKE_MODULES:
-        sys.modules.pop(module, None)
-    importlib.invalidate_caches()
-    registry.refresh()
 
 
 def test_discovery_names_distribution_and_version_without_importing(fake_plugins):

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 
-import pytest
-from conftest import FAST
-
-from lightkit import registry
+from conftest import FAKE_MODULES, FAST
 
 DEMO = (
     "--model",
@@ -81,36 +77,7 @@ def test_unknown_name_in_a_config_names_the_file(lightkit, workdir: Path):
 
 
 # -- installed plugins that are broken, slow or clashing: isolation through the CLI ------------------
-FAKES = Path(__file__).parent / "fixtures" / "plugins"
-FAKE_MODULES = (
-    "lightkit_fake_broken",
-    "lightkit_fake_wrongkind",
-    "lightkit_fake_slow",
-    "lightkit_clash_a",
-    "lightkit_clash_b",
-)
 IRIS = ("--data", "SklearnDataModule", "--data.dataset", "iris")
-
-
-@pytest.fixture
-def fake_plugins():
-    """Put fake distributions from tests/fixtures/plugins/<name> on sys.path, as `pip install` would."""
-    added: list[str] = []
-
-    def install(*names: str) -> None:
-        for name in names:
-            added.append(str(FAKES / name))
-            sys.path.insert(0, added[-1])
-        importlib.invalidate_caches()
-        registry.refresh()
-
-    yield install
-    for path in added:
-        sys.path.remove(path)
-    for module in FAKE_MODULES:
-        sys.modules.pop(module, None)
-    importlib.invalidate_caches()
-    registry.refresh()
 
 
 def test_broken_and_slow_plugins_change_nothing_for_users_who_do_not_select_them(lightkit, fake_plugins):
