@@ -1,5 +1,6 @@
-"""``LightkitCLI``: LightningCLI with short names, run directories, self-describing checkpoints
-and short errors. It is a drop-in replacement: same arguments, same behaviour otherwise.
+"""``LightkitCLI``: LightningCLI with short names, run directories and self-describing checkpoints.
+
+It is a drop-in replacement: same arguments, same behaviour otherwise, plus short errors.
 
 What it adds, hook by hook:
 
@@ -14,12 +15,9 @@ What it adds, hook by hook:
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +34,17 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from lightkit.checkpoints import checkpoint_config, load_checkpoint, resolve_ckpt_path, run_dir_of, unsafe_load
+from lightkit.checkpoints import (
+    checkpoint_config,
+    load_checkpoint,
+    resolve_ckpt_path,
+    run_dir_of,
+    unsafe_load,
+)
+from lightkit.cli.argv import flag_value, take_callback_removals, take_print_config, take_sources_flag
 from lightkit.cli.config_errors import translate_argument_error
 from lightkit.cli.options import RunOptions
+from lightkit.cli.printing import highlighted_print_config, inline, print_table
 from lightkit.cli.resume import RngState, RunCSVLogger
 from lightkit.cli.run_callbacks import AtomicCheckpointIO, PlainProgress, RunRecorder
 from lightkit.cli.shortnames import check_selected, install_resolver
@@ -59,22 +65,6 @@ _SUBCOMMANDS = ("fit", "validate", "test", "predict")
 _RUN_DIR_ENV = "LIGHTKIT_RUN_DIR"
 
 
-def _flag_value(args: list[str], flag: str) -> str | None:
-    """The last value given to ``flag`` on the command line (``--flag v`` or ``--flag=v``)."""
-    value = None
-    for i, arg in enumerate(args):
-        if arg == flag and i + 1 < len(args):
-            value = args[i + 1]
-        elif arg.startswith(flag + "="):
-            value = arg.split("=", 1)[1]
-    return value
-
-
-def _inline(value: Any) -> str:
-    """A value as one line of YAML."""
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
-
-
 def _short(class_path: Any) -> str:
     return str(class_path or "none").rsplit(".", 1)[-1]
 
@@ -87,82 +77,11 @@ def _profiler_into(name: str, run_dir: Path) -> Any:
     return kinds[name](dirpath=str(run_dir), filename="profile") if name in kinds else name
 
 
-def _take_callback_removals(argv: list[str]) -> tuple[list[str], list[str]]:
-    """Take out ``--trainer.callbacks-=NAME`` (remove a callback by name); jsonargparse has no such syntax."""
-    out, names = [], []
-    it = iter(argv)
-    for arg in it:
-        if arg.startswith("--trainer.callbacks-="):
-            names.append(arg.split("=", 1)[1])
-        elif arg == "--trainer.callbacks-":
-            names.append(next(it, ""))
-        else:
-            out.append(arg)
-    return out, names
-
-
-def _take_print_config(argv: list[str]) -> tuple[list[str], list[str] | None]:
-    """Take out ``--print_config[=flags]``; returns (argv, its flags or None)."""
-    out, flags = [], None
-    for arg in argv:
-        if arg == "--print_config" or arg.startswith("--print_config="):
-            flags = arg.partition("=")[2].split(",")
-        else:
-            out.append(arg)
-    return out, flags
-
-
-def _take_sources_flag(argv: list[str]) -> tuple[list[str], bool, bool]:
-    """Remove ``sources`` from ``--print_config=...``; returns (argv, sources asked, skip_default)."""
-    out, show, skip = [], False, False
-    for arg in argv:
-        if arg.startswith("--print_config=") and "sources" in arg.split("=", 1)[1].split(","):
-            flags = arg.split("=", 1)[1].split(",")
-            show, skip = True, "skip_default" in flags
-            continue
-        out.append(arg)
-    return out, show, skip
-
-
-@contextlib.contextmanager
-def _highlighted_print_config(args: list[str]) -> Iterator[None]:
-    """On a terminal, show ``--print_config`` output as highlighted YAML; piped, it stays plain."""
-    wanted = any(a == "--print_config" or a.startswith("--print_config=") for a in args)
-    if not wanted or not sys.stdout.isatty():
-        yield
-        return
-    buffer = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buffer):
-            yield
-    except SystemExit:
-        from rich.console import Console
-        from rich.syntax import Syntax
-
-        Console().print(Syntax(buffer.getvalue(), "yaml", theme="ansi_dark", background_color="default"))
-        raise
-    sys.stdout.write(buffer.getvalue())
-
-
-def _print_table(header: list[str], rows: list[list[str]]) -> None:
-    """A rich table on a terminal, aligned plain text otherwise."""
-    if sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(*header)
-        for row in rows:
-            table.add_row(*row)
-        Console().print(table)
-        return
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    for row in [header, *rows]:
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
-
-
 class LightkitCLI(LightningCLI):
-    """LightningCLI with registered short names, run directories, checkpoints that rebuild their
-    run, and short error messages. Takes exactly the arguments of ``LightningCLI``."""
+    """LightningCLI with short names, run directories, self-describing checkpoints and short errors.
+
+    Takes exactly the arguments of ``LightningCLI``.
+    """
 
     def __init__(
         self,
@@ -185,7 +104,9 @@ class LightkitCLI(LightningCLI):
         install_resolver()
         apply_import_policy()  # what a config may import (lightkit.trust; LIGHTKIT_STRICT=1)
         quiet_lightning()
-        argv = list(sys.argv[1:] if args is None else args) if not isinstance(args, (dict, Namespace)) else None
+        argv = (
+            list(sys.argv[1:] if args is None else args) if not isinstance(args, (dict, Namespace)) else None
+        )
         self._argv = argv
         self._only_subcommand = next((a for a in argv or [] if a in _SUBCOMMANDS), None) if run else None
         self._checkpoint: dict[str, Any] | None = None
@@ -217,8 +138,10 @@ class LightkitCLI(LightningCLI):
 
     # -- parser ------------------------------------------------------------------------------------
     def init_parser(self, **kwargs: Any) -> LightningArgumentParser:
-        """The parser: raises errors instead of printing the whole usage, and takes no abbreviated
-        flags (``--trainer.max_epoch`` must not silently mean ``--trainer.max_epochs``)."""
+        """The parser: raises errors instead of printing the whole usage; no abbreviated flags.
+
+        ``--trainer.max_epoch`` must not silently mean ``--trainer.max_epochs``.
+        """
         kwargs.setdefault("exit_on_error", False)
         kwargs.setdefault("allow_abbrev", False)
         return super().init_parser(**kwargs)
@@ -251,15 +174,17 @@ class LightkitCLI(LightningCLI):
         print_flags: list[str] | None = None
         if self._argv is not None:
             check_selected(self._argv, self._only_subcommand)
-            argv, show_sources, skip_default = _take_sources_flag(self._argv)
-            argv, removals = _take_callback_removals(argv)
+            argv, show_sources, skip_default = take_sources_flag(self._argv)
+            argv, removals = take_callback_removals(argv)
             if removals:  # print the config only once the removals are applied
-                argv, print_flags = _take_print_config(argv)
+                argv, print_flags = take_print_config(argv)
             args = self._with_checkpoint_layer(argv)
         try:
-            with _highlighted_print_config(args if isinstance(args, list) else []):
+            with highlighted_print_config(args if isinstance(args, list) else []):
                 self.config = (
-                    parser.parse_object(args) if isinstance(args, (dict, Namespace)) else parser.parse_args(args)
+                    parser.parse_object(args)
+                    if isinstance(args, (dict, Namespace))
+                    else parser.parse_args(args)
                 )
         except Exception as err:
             if debug_enabled() or isinstance(err, LightkitError):
@@ -270,7 +195,7 @@ class LightkitCLI(LightningCLI):
         if print_flags is not None:
             sub = self._only_subcommand or ""
             text = self._parser(sub).dump(self.config[sub], skip_default="skip_default" in print_flags)
-            with _highlighted_print_config(["--print_config"]):
+            with highlighted_print_config(["--print_config"]):
                 sys.stdout.write(text)
                 raise SystemExit(0)
         if show_sources:
@@ -296,19 +221,23 @@ class LightkitCLI(LightningCLI):
         sub = self._only_subcommand or ""
         parser = self._parser(sub)
         final = flatten(yaml.safe_load(parser.dump(self.config[sub], skip_none=False)))
-        ckpt = (str(_flag_value(self._argv or [], "--ckpt_path")), self._checkpoint_layer) if self._checkpoint_layer else None
+        ckpt = (
+            (str(flag_value(self._argv or [], "--ckpt_path")), self._checkpoint_layer)
+            if self._checkpoint_layer
+            else None
+        )
         rows = sources(final, config_layers((self._argv or [])[1:], sub, ckpt))
         if skip_default:
             rows = [r for r in rows if r.source != "default"]
-        _print_table(["key", "value", "source"], [[r.key, _inline(r.value), r.source] for r in rows])
+        print_table(["key", "value", "source"], [[r.key, inline(r.value), r.source] for r in rows])
 
     def _with_checkpoint_layer(self, argv: list[str]) -> list[str]:
         sub = self._only_subcommand
-        value = _flag_value(argv, "--ckpt_path")
+        value = flag_value(argv, "--ckpt_path")
         if sub is None or not value:
             return argv
-        root = _flag_value(argv, "--run.root") or RUNS_ROOT
-        path = resolve_ckpt_path(value, root, _flag_value(argv, "--run.name"))
+        root = flag_value(argv, "--run.root") or RUNS_ROOT
+        path = resolve_ckpt_path(value, root, flag_value(argv, "--run.name"))
         self._checkpoint = load_checkpoint(path)
         argv = [a for a in argv]
         for i, arg in enumerate(argv):
@@ -325,7 +254,11 @@ class LightkitCLI(LightningCLI):
         if sub != "fit" and "seed_everything" in layer:
             self._checkpoint_layer["seed_everything"] = layer["seed_everything"]
         if sub == "fit" and (run_dir := run_dir_of(path)) is not None:
-            self._checkpoint_layer["run"] = {**layer.get("run", {}), "name": run_dir.name, "root": str(run_dir.parent)}
+            self._checkpoint_layer["run"] = {
+                **layer.get("run", {}),
+                "name": run_dir.name,
+                "root": str(run_dir.parent),
+            }
         at = argv.index(sub) + 1
         return [*argv[:at], f"--config={yaml.safe_dump(self._checkpoint_layer, sort_keys=False)}", *argv[at:]]
 
@@ -335,7 +268,9 @@ class LightkitCLI(LightningCLI):
         from lightkit.provenance import flatten
 
         before = flatten(self._checkpoint_layer)
-        after = flatten(yaml.safe_load(self.parser.dump(self.config, skip_none=False)).get(self._only_subcommand, {}))
+        after = flatten(
+            yaml.safe_load(self.parser.dump(self.config, skip_none=False)).get(self._only_subcommand, {})
+        )
         changed = [(k, v, after.get(k)) for k, v in before.items() if k in after and after[k] != v]
         changed = [c for c in changed if not c[0].startswith("run.")]
         if changed:
@@ -397,7 +332,10 @@ class LightkitCLI(LightningCLI):
 
     def _prepare_subcommand_kwargs(self, subcommand: str) -> dict[str, Any]:
         kwargs = super()._prepare_subcommand_kwargs(subcommand)
-        if "weights_only" in self._subcommand_method_arguments.get(subcommand, []) and kwargs.get("weights_only") is None:
+        if (
+            "weights_only" in self._subcommand_method_arguments.get(subcommand, [])
+            and kwargs.get("weights_only") is None
+        ):
             kwargs["weights_only"] = not unsafe_load()
         return kwargs
 
@@ -424,8 +362,12 @@ class LightkitCLI(LightningCLI):
             self.run_dir = run_dir_of(Path(ckpt))
         if self.run_dir is None and not fast:
             model_cfg, data_cfg = self._get(self.config, "model"), self._get(self.config, "data")
-            model = _short(model_cfg.get("class_path") if isinstance(model_cfg, Namespace) else self.model_class)
-            data = _short(data_cfg.get("class_path") if isinstance(data_cfg, Namespace) else self.datamodule_class)
+            model = _short(
+                model_cfg.get("class_path") if isinstance(model_cfg, Namespace) else self.model_class
+            )
+            data = _short(
+                data_cfg.get("class_path") if isinstance(data_cfg, Namespace) else self.datamodule_class
+            )
             resuming = sub == "fit" and ckpt and options.name
             shared = os.environ.get(_RUN_DIR_ENV)
             if shared and os.environ.get("LOCAL_RANK", "0") != "0":
@@ -433,9 +375,13 @@ class LightkitCLI(LightningCLI):
                 self.run_dir = Path(shared)
             else:
                 self.run_dir = (
-                    Path(options.root) / options.name if resuming else new_run_dir(options.root, options.name, model, data)
+                    Path(options.root) / options.name
+                    if resuming
+                    else new_run_dir(options.root, options.name, model, data)
                 )
-                os.environ[_RUN_DIR_ENV] = str(self.run_dir)  # the launcher copies the environment to the ranks
+                os.environ[_RUN_DIR_ENV] = str(
+                    self.run_dir
+                )  # the launcher copies the environment to the ranks
         if self.run_dir is not None and isinstance(config.get("profiler"), str):
             config["profiler"] = _profiler_into(config["profiler"], self.run_dir)
         if sub == "fit" and not fast and self.run_dir is not None:
@@ -444,7 +390,9 @@ class LightkitCLI(LightningCLI):
             if config.get("logger") in (None, True):
                 config["logger"] = [
                     RunCSVLogger(str(self.run_dir), name="", version=""),
-                    TensorBoardLogger(str(self.run_dir), name="", version="tensorboard", default_hp_metric=False),
+                    TensorBoardLogger(
+                        str(self.run_dir), name="", version="tensorboard", default_hp_metric=False
+                    ),
                 ]
             if config.get("enable_checkpointing") is not False and not any(
                 isinstance(c, ModelCheckpoint) for c in callbacks
@@ -463,11 +411,14 @@ class LightkitCLI(LightningCLI):
                     )
                 )
             callbacks.append(RngState())
-            callbacks.append(SaveOnTerminate())  # SIGTERM: save last.ckpt, exit 143 (lightkit.cli.termination)
+            callbacks.append(
+                SaveOnTerminate()
+            )  # SIGTERM: save last.ckpt, exit 143 (lightkit.cli.termination)
             if not config.get("plugins"):
                 config["plugins"] = [AtomicCheckpointIO()]
             class_paths = [
-                str(getattr(c, "class_path", "")) for c in (self._get(self.config, "model"), self._get(self.config, "data"))
+                str(getattr(c, "class_path", ""))
+                for c in (self._get(self.config, "model"), self._get(self.config, "data"))
             ] + [f"{type(c).__module__}.{type(c).__name__}" for c in callbacks]
             seed = self._get(self.config, "seed_everything")
             callbacks.append(
@@ -478,7 +429,9 @@ class LightkitCLI(LightningCLI):
         if sub == "predict" and not any(isinstance(c, PredictionWriter) for c in callbacks):
             output = options.output or str((self.run_dir or Path(".")) / "predictions.csv")
             callbacks.append(PredictionWriter(output))
-        if config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
+        if config.get("enable_progress_bar") is not False and not any(
+            isinstance(c, ProgressBar) for c in callbacks
+        ):
             if sys.stdout.isatty():
                 callbacks += [RichProgressBar(), RichModelSummary()]
             else:
