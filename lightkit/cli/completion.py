@@ -254,7 +254,7 @@ def main(argv: list[str]) -> int:
         for candidate in complete(words, cword):
             print(candidate)
         return 0
-    if argv[:1] in (["-h"], ["--help"]):
+    if any(a in ("-h", "--help") for a in argv):
         print(_USAGE, end="")
         return 0
     if not argv or argv[0] not in _SCRIPTS or len(argv) > 1:

@@ -143,7 +143,11 @@ def _tune_cli() -> type:
             from lightkit.cv import fit_trainer_defaults
 
             super().__init__(
-                args=args, run=False, save_config_callback=None, trainer_defaults=fit_trainer_defaults()
+                args=args,
+                run=False,
+                save_config_callback=None,
+                trainer_defaults=fit_trainer_defaults(),
+                parser_kwargs={"prog": f"lightkit tune {what}"},
             )
 
         def add_arguments_to_parser(self, parser: Any) -> None:
