@@ -219,9 +219,9 @@ def fit_cases(settings: Settings) -> list[Case]:
     if settings.what_if and not settings.smoke:
         cases.append(
             Case(
-                "fit.what_if_epoch_metrics",
-                "what-if: lightkit fit, metrics logged once per epoch",
-                lightkit_fit_argv(settings, "benchmarks.epoch_metrics_mlp.EpochMetricsMLP", "what-if-fit"),
+                "fit.what_if_lean_step",
+                "what-if: lightkit fit, TabularMLP with a lean step",
+                lightkit_fit_argv(settings, "benchmarks.lean_step_mlp.LeanStepMLP", "what-if-fit"),
                 before=lambda _: _remove(runs / "what-if-fit"),
             )
         )

@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import re
+import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -14,7 +15,16 @@ from typing import Any
 
 from benchmarks.targets import Row
 
-__all__ = ["BEGIN", "END", "console_table", "machine", "markdown_section", "update_docs", "write_results"]
+__all__ = [
+    "BEGIN",
+    "END",
+    "code_state",
+    "console_table",
+    "machine",
+    "markdown_section",
+    "update_docs",
+    "write_results",
+]
 
 BEGIN = "<!-- benchmark-results:begin (written by benchmarks/run.py; edits here are overwritten) -->"
 END = "<!-- benchmark-results:end -->"
@@ -45,6 +55,22 @@ def _version(dist: str) -> str | None:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
+
+
+def code_state(repo: Path) -> dict[str, Any]:
+    """The commit measured and the tracked files that differed from it (the working tree is measured)."""
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=repo, capture_output=True, text=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return out.stdout.rstrip("\n") if out.returncode == 0 else ""
+
+    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
+    return {"commit": git("rev-parse", "--short", "HEAD").strip() or None, "modified": changed}
 
 
 def machine() -> dict[str, Any]:
@@ -118,6 +144,13 @@ def markdown_section(rows: list[Row], info: dict[str, Any]) -> str:
         f"{info.get('load_average_at_end')} at the end (the machine is shared; cases alternate so that "
         "load changes hit all of them alike, and CPU time is shown beside wall time).",
         f"- **Accelerator:** {info['accelerator']}.",
+        f"- **Code:** the working tree at commit {info['code']['commit']}"
+        + (
+            f", with changes in {', '.join(f'`{p}`' for p in info['code']['modified'])}"
+            if info["code"]["modified"]
+            else ""
+        )
+        + ".",
         f"- **Settings:** {s['repeats']} samples per case (medians shown), torch threads {s['threads']}; "
         f"table {s['rows']:,} rows x 32 features, binary target; {s['epochs']} epochs, batch size "
         f"{s['batch_size']} (evaluation and prediction {4 * s['batch_size']}), "

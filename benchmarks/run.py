@@ -25,7 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.cases import GROUPS, REPO, Settings, build_cases  # noqa: E402
 from benchmarks.measure import medians, run_interleaved  # noqa: E402
-from benchmarks.report import console_table, machine, markdown_section, update_docs, write_results  # noqa: E402
+from benchmarks.report import (  # noqa: E402
+    code_state,
+    console_table,
+    machine,
+    markdown_section,
+    update_docs,
+    write_results,
+)
 from benchmarks.targets import evaluate  # noqa: E402
 
 _PROBE = """
@@ -70,7 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--repeats", type=int, default=None, help="samples per fit/predict case (default 3)")
     parser.add_argument(
-        "--startup-repeats", type=int, default=None, help="samples per start-up/discovery case (default 5)"
+        "--startup-repeats", type=int, default=None, help="samples per start-up/discovery case (default 7)"
     )
     parser.add_argument("--rows", type=int, default=None, help="rows of the table (default 200000)")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 3)")
@@ -104,7 +111,7 @@ def settings_from(args: argparse.Namespace, workdir: Path) -> tuple[Settings, in
         what_if=not args.no_what_if,
     )
     repeats = args.repeats or (1 if smoke else 3)
-    startup_repeats = args.startup_repeats or (1 if smoke else 5)
+    startup_repeats = args.startup_repeats or (1 if smoke else 7)
     return settings, repeats, startup_repeats
 
 
@@ -130,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     info: dict[str, Any] = {
         "command": " ".join(["python benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": machine(),
+        "code": code_state(REPO),
         "accelerator": args.accelerator_note,
         "settings": {
             "rows": settings.rows,

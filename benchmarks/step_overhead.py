@@ -13,7 +13,10 @@ medians are reported like every other benchmark (see :mod:`benchmarks.timing`):
 ``log_loss``                ``lightning`` + ``self.log("train_loss", on_step, on_epoch)``
 ``metrics_epoch``           ``log_loss`` + accuracy, F1 and AUROC updated every step, logged at epoch end
 ``metrics_step``            ``log_loss`` + the same metrics logged with ``self.log_dict(metrics)`` every
-                            step, as ``TabularMLP`` does
+                            step instead, the pattern of Lightning's documentation
+``lean``                    ``lightning`` + the loss summed in a tensor and logged only at the logging
+                            interval, metrics updated without argument checks and logged per epoch
+                            (what ``benchmarks/lean_step_mlp.py`` does)
 ==========================  ===================================================================
 """
 
@@ -38,7 +41,7 @@ from benchmarks.timing import report  # noqa: E402
 from lightkit import TensorBatchLoader  # noqa: E402
 from lightkit.quiet import quiet_lightning  # noqa: E402
 
-VARIANTS = ("hand", "lightning", "lightning_dataloader", "log_loss", "metrics_epoch", "metrics_step")
+VARIANTS = ("hand", "lightning", "lightning_dataloader", "log_loss", "metrics_epoch", "metrics_step", "lean")
 
 
 def _metrics() -> torchmetrics.MetricCollection:
@@ -53,12 +56,17 @@ def _metrics() -> torchmetrics.MetricCollection:
 
 
 class Module(pl.LightningModule):
-    def __init__(self, features: int, log_loss: bool, metrics: str | None) -> None:
+    def __init__(
+        self, features: int, log_loss: bool | str, metrics: str | None, validate_args: bool = True
+    ) -> None:
         super().__init__()
         self.net = build_net(features)
         self.log_loss = log_loss
         self.metrics_mode = metrics
         self.train_metrics = _metrics()
+        for metric in self.train_metrics.values():
+            metric.validate_args = validate_args
+        self.loss_sum = torch.zeros(())
 
     def training_step(
         self, batch: dict[str, torch.Tensor] | list[torch.Tensor], batch_idx: int
@@ -66,7 +74,11 @@ class Module(pl.LightningModule):
         x, y = (batch["x"], batch["y"]) if isinstance(batch, dict) else batch
         logits = self.net(x)
         loss = nn.functional.binary_cross_entropy_with_logits(logits, y)
-        if self.log_loss:
+        if self.log_loss == "interval":
+            self.loss_sum += loss.detach()
+            if self.global_step % self.trainer.log_every_n_steps == 0:
+                self.log("train_loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+        elif self.log_loss:
             self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(y))
         if self.metrics_mode is not None:
             self.train_metrics.update(logits.detach().sigmoid().reshape(-1), y.reshape(-1).int())
@@ -117,8 +129,11 @@ def run_lightning(
 ) -> tuple[float, float]:
     module = Module(
         x.shape[1],
-        log_loss=variant in ("log_loss", "metrics_epoch", "metrics_step"),
-        metrics={"metrics_epoch": "epoch", "metrics_step": "step"}.get(variant),
+        log_loss="interval"
+        if variant == "lean"
+        else variant in ("log_loss", "metrics_epoch", "metrics_step"),
+        metrics={"metrics_epoch": "epoch", "metrics_step": "step", "lean": "epoch"}.get(variant),
+        validate_args=variant != "lean",
     )
     if variant == "lightning_dataloader":
         loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True)
