@@ -160,8 +160,28 @@ class TabularMLP(pl.LightningModule):
         self.log(
             f"{stage}_loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=len(y), sync_dist=True
         )
-        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
         return loss
+
+    def _log_epoch_metrics(self, metrics: torchmetrics.MetricCollection, prog_bar: bool) -> None:
+        # Metrics are updated every step but computed and logged once per epoch: logging a
+        # MetricCollection every step costs more than the step itself on small networks.
+        if not any(m.update_count for m in metrics.values()):
+            return
+        # compute() already gathers across DDP ranks; sync_dist only tells Lightning so (no-op on one process)
+        self.log_dict(metrics.compute(), prog_bar=prog_bar, sync_dist=True)
+        metrics.reset()
+
+    def on_train_epoch_end(self) -> None:
+        """Log the epoch's training metrics."""
+        self._log_epoch_metrics(self.train_metrics, prog_bar=False)
+
+    def on_validation_epoch_end(self) -> None:
+        """Log the epoch's validation metrics."""
+        self._log_epoch_metrics(self.val_metrics, prog_bar=True)
+
+    def on_test_epoch_end(self) -> None:
+        """Log the test metrics."""
+        self._log_epoch_metrics(self.test_metrics, prog_bar=True)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         """Loss of one training batch."""
