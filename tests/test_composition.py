@@ -71,3 +71,10 @@ def test_printed_config_is_plain_yaml_when_piped(lightkit):
     result = lightkit("fit", "--config", WINE, "--print_config")
     assert "\x1b[" not in result.out
     assert yaml.safe_load(result.out)["data"]["init_args"]["dataset"] == "wine"
+
+
+def test_unknown_print_config_flag_lists_the_valid_ones(lightkit):
+    result = lightkit("fit", "--config", WINE, "--print_config=source")
+    assert result.code == 2
+    assert "'source'" in result.err and "did you mean 'sources'" in result.err
+    assert "Traceback" not in result.err

@@ -45,12 +45,31 @@ def take_print_config(argv: list[str]) -> tuple[list[str], list[str] | None]:
     return out, flags
 
 
+#: what ``--print_config=`` takes: jsonargparse's flags plus lightkit's ``sources``
+PRINT_CONFIG_FLAGS = ("skip_default", "skip_unset", "sources")
+
+
 def take_sources_flag(argv: list[str]) -> tuple[list[str], bool, bool]:
-    """Remove ``sources`` from ``--print_config=...``; returns (argv, sources asked, skip_default)."""
+    """Remove ``sources`` from ``--print_config=...``; returns (argv, sources asked, skip_default).
+
+    Raises:
+        ConfigError: ``--print_config`` was given a flag it does not know.
+    """
+    from lightkit.errors import ConfigError
+    from lightkit.registry import suggest
+
     out, show, skip = [], False, False
     for arg in argv:
-        if arg.startswith("--print_config=") and "sources" in arg.split("=", 1)[1].split(","):
-            flags = arg.split("=", 1)[1].split(",")
+        flags = arg.split("=", 1)[1].split(",") if arg.startswith("--print_config=") else []
+        unknown = [f for f in flags if f not in (*PRINT_CONFIG_FLAGS, "comments")]
+        if unknown:
+            close = suggest(unknown[0], list(PRINT_CONFIG_FLAGS))
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"--print_config does not take {unknown[0]!r}",
+                hint + f"it takes a comma-separated list of: {', '.join(PRINT_CONFIG_FLAGS)}.",
+            )
+        if "sources" in flags:
             show, skip = True, "skip_default" in flags
             continue
         out.append(arg)
