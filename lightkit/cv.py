@@ -39,6 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lightkit.cli.argv import flag_value
 from lightkit.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
@@ -99,16 +100,6 @@ def fold_split(
 
 
 # -- command line ----------------------------------------------------------------------------------
-def _flag_value(args: list[str], flag: str) -> str | None:
-    value = None
-    for i, arg in enumerate(args):
-        if arg == flag and i + 1 < len(args):
-            value = args[i + 1]
-        elif arg.startswith(flag + "="):
-            value = arg.split("=", 1)[1]
-    return value
-
-
 def _without(args: list[str], *flags: str) -> list[str]:
     out, skip = [], False
     for arg in args:
@@ -129,7 +120,7 @@ def handles(command: str, args: list[str]) -> bool:
     """Whether ``lightkit COMMAND ARGS`` is a cross-validation command (``--cv.*``, or a parent directory)."""
     if command == "fit":
         return any(a.startswith("--cv.") for a in args)
-    return _is_cv_parent(_flag_value(args, "--ckpt_path"))
+    return _is_cv_parent(flag_value(args, "--ckpt_path"))
 
 
 def _take_options(args: list[str]) -> tuple[list[str], CVOptions]:
@@ -169,7 +160,7 @@ def main(args: list[str]) -> int:
     """
     command, rest = args[0], args[1:]
     if command == "fit":
-        if _flag_value(rest, "--ckpt_path"):
+        if flag_value(rest, "--ckpt_path"):
             raise UsageError(
                 "--ckpt_path cannot be combined with --cv.folds",
                 "to resume one fold, run `lightkit fit --ckpt_path <parent>/fold-N`.",
@@ -178,7 +169,7 @@ def main(args: list[str]) -> int:
         return fit_folds(rest, options)
     if command == "predict":
         return predict_folds(rest)
-    parent = _flag_value(rest, "--ckpt_path")
+    parent = flag_value(rest, "--ckpt_path")
     raise UsageError(
         f"{parent!r} (from --ckpt_path) holds a cross-validation, not one run",
         f"{command} one fold with --ckpt_path {Path(str(parent)) / 'fold-1'}, or average them all with "
@@ -377,7 +368,7 @@ def predict_folds(args: list[str]) -> int:
     """Predict with every fold's best checkpoint and write the average to one CSV."""
     import torch
 
-    parent = Path(str(_flag_value(args, "--ckpt_path")))
+    parent = Path(str(flag_value(args, "--ckpt_path")))
     record = json.loads((parent / CV_FILE).read_text())
     folds = [parent / r["run"] for r in record.get("runs", []) if r.get("run")]
     missing = [str(f) for f in folds if not f.is_dir()]
@@ -387,7 +378,7 @@ def predict_folds(args: list[str]) -> int:
             + (f" ({missing[0]} is gone)" if missing else ""),
             "train it again with `lightkit fit ... --cv.folds K`.",
         )
-    output = Path(_flag_value(args, "--run.output") or parent / "predictions.csv")
+    output = Path(flag_value(args, "--run.output") or parent / "predictions.csv")
     base = _without(args, "--ckpt_path", "--run.output")
     collect_cli = _collect_cli()
     outputs, ids = [], None

@@ -56,13 +56,9 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _flag(argv: Sequence[str], flag: str) -> str | None:
-    value = None
-    for i, arg in enumerate(argv):
-        if arg == flag and i + 1 < len(argv):
-            value = argv[i + 1]
-        elif arg.startswith(flag + "="):
-            value = arg.split("=", 1)[1]
-    return value
+    from lightkit.cli.argv import flag_value  # imported here: lightkit.cli imports this module
+
+    return flag_value(list(argv), flag)
 
 
 def _with_origin(err: LightkitError, argv: Sequence[str]) -> LightkitError:
