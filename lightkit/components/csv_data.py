@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import pandas as pd
-
 from lightkit.components.tabular_data import TabularDataModule
+from lightkit.data.lazy import LazyModule
 from lightkit.errors import DataError
+
+pd = LazyModule("pandas")
 
 __all__ = ["CSVDataModule"]
 

@@ -10,9 +10,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
+from lightkit.data.lazy import LazyModule
 from lightkit.errors import DataError
+
+pd = LazyModule("pandas")
 
 __all__ = ["TabularPreprocessor", "TaskName", "infer_task"]
 
@@ -144,7 +146,8 @@ class TabularPreprocessor:
 
     def check_cells(self, frame: pd.DataFrame) -> None:
         """Refuse non-numeric values in numeric columns and, with ``missing='error'``, empty or
-        infinite ones; the message names the first bad cell (CSV line and column)."""
+        infinite ones; the message names the first bad cell (CSV line and column).
+        """
         numeric = self._numeric_block(frame)
         self._refuse_empty(frame, numeric)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-import pandas as pd
-from sklearn import datasets
-
 from lightkit.components.tabular_data import TabularDataModule
+from lightkit.data.lazy import LazyModule
+
+pd = LazyModule("pandas")
+_datasets = LazyModule("sklearn.datasets")
 
 __all__ = ["SklearnDataModule"]
 
@@ -53,7 +54,7 @@ class SklearnDataModule(TabularDataModule):
 
     def read_frame(self) -> pd.DataFrame:
         """The dataset as a table with a ``target`` column."""
-        bunch = getattr(datasets, f"load_{self.dataset}")(as_frame=True)
+        bunch = getattr(_datasets, f"load_{self.dataset}")(as_frame=True)
         frame = bunch.frame.copy()
         frame.columns = [str(c) for c in frame.columns]
         if self.task != "regression" and hasattr(bunch, "target_names"):

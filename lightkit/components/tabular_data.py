@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
-from sklearn.model_selection import train_test_split
 
 from lightkit.components.preprocessing import TabularPreprocessor, infer_task
 from lightkit.data.in_memory import InMemoryDataModule, Split
+from lightkit.data.lazy import LazyModule
 from lightkit.errors import ConfigError, DataError
 from lightkit.registry import suggest
+
+pd = LazyModule("pandas")
+_model_selection = LazyModule("sklearn.model_selection")
 
 __all__ = ["TabularDataModule"]
 
@@ -140,11 +142,11 @@ class TabularDataModule(InMemoryDataModule):
             if fraction <= 0:
                 return idx, idx[:0]
             try:
-                return train_test_split(idx, test_size=fraction, random_state=self.seed, stratify=labels)
+                return _model_selection.train_test_split(idx, test_size=fraction, random_state=self.seed, stratify=labels)
             except ValueError:  # a class too small to stratify: fall back to a plain random split
                 pass
             try:
-                return train_test_split(idx, test_size=fraction, random_state=self.seed)
+                return _model_selection.train_test_split(idx, test_size=fraction, random_state=self.seed)
             except ValueError:
                 raise DataError(
                     f"{frame.attrs.get('source', 'the data')} has {len(frame)} data rows: too few to hold out "
