@@ -73,7 +73,13 @@ class RunRecorder(pl.Callback):
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        """The same check for a loss that never went through ``backward`` (manual optimisation)."""
+        """The same check for a loss that never went through ``backward`` (manual optimisation).
+
+        Under automatic optimisation ``on_before_backward`` has already checked this loss; checking
+        again would cost a second device-to-host sync every step.
+        """
+        if pl_module.automatic_optimization:
+            return
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         _check_loss(trainer, loss, self.run_dir)
 
