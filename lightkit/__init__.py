@@ -22,9 +22,10 @@ from lightkit.errors import (
 from lightkit.registry import Plugin, list_plugins
 
 if TYPE_CHECKING:
-    from lightkit.cli.train import LightkitCLI
+    from lightkit.cli.lightkit_cli import LightkitCLI
     from lightkit.data.in_memory import InMemoryDataModule
     from lightkit.data.tensor_loader import TensorBatchLoader
+    from lightkit.loading import Run, load_run
 
 __all__ = [
     "CheckpointError",
@@ -38,17 +39,21 @@ __all__ = [
     "PluginCollision",
     "PluginError",
     "PluginNotFound",
+    "Run",
     "TensorBatchLoader",
     "UsageError",
     "list_plugins",
+    "load_run",
     "main",
 ]
 
 _LAZY = {
-    "LightkitCLI": "lightkit.cli.train",
+    "LightkitCLI": "lightkit.cli.lightkit_cli",
     "InMemoryDataModule": "lightkit.data.in_memory",
     "TensorBatchLoader": "lightkit.data.tensor_loader",
     "main": "lightkit.cli",
+    "load_run": "lightkit.loading",
+    "Run": "lightkit.loading",
 }
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from conftest import CONFIGS
 from lightning.pytorch import LightningDataModule
 
-from lightkit.cv import fold_split
+from lightkit.data.folds import fold_split
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import lightning  # noqa: F401 - imported at collection, so its log handler binds to the session's stderr
 import torch
-
 from conftest import CONFIGS
 
 WINE = str(CONFIGS / "wine_mlp.yaml")
@@ -74,7 +73,7 @@ WRITER = """
 import sys
 import torch
 from pathlib import Path
-from lightkit.cli.run_callbacks import AtomicCheckpointIO
+from lightkit.training.checkpoint_io import AtomicCheckpointIO
 
 target = Path(sys.argv[1])
 io = AtomicCheckpointIO()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from lightkit.cli.runs import run_info, write_state
+from lightkit.runs import run_info, write_state
 
 METRICS = """epoch,step,train_loss_epoch,train_loss_step,val_acc,val_loss
 0,3,,,0.80,0.90
@@ -98,7 +98,7 @@ def test_state_running_is_checked_against_the_process(workdir: Path):
 def test_run_recorder_marks_interrupted_and_failed_runs(tmp_path: Path):
     from types import SimpleNamespace
 
-    from lightkit.cli.run_callbacks import RunRecorder
+    from lightkit.training.recorder import RunRecorder
 
     trainer = SimpleNamespace(is_global_zero=True, checkpoint_callback=None)
     recorder = RunRecorder(tmp_path, "model: {}\n", {})

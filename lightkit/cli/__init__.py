@@ -86,11 +86,11 @@ def _dispatch(args: list[str]) -> int:
         return 0
     command, rest = args[0], args[1:]
     if command in TRAIN_COMMANDS:
-        from lightkit import cv
+        from lightkit.cli import cv
 
         if cv.handles(command, rest):  # `fit --cv.folds K`, or a cross-validation directory as --ckpt_path
             return cv.main(args)
-        from lightkit.cli.train import LightkitCLI
+        from lightkit.cli.lightkit_cli import LightkitCLI
 
         LightkitCLI(args=args, trainer_defaults=TRAINER_DEFAULTS)
         return 0

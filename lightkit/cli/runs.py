@@ -11,269 +11,28 @@ display is needed.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import math
-import os
-import socket
 import sys
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 from lightkit.errors import UsageError
 from lightkit.registry import suggest
+from lightkit.runs import (
+    RUNS_ROOT,
+    STATE_FILE,
+    find_runs,
+    metric_names,
+    metric_series,
+    read_metrics,
+    run_info,
+)
+from lightkit.runs.discovery import component, load_yaml
+from lightkit.runs.record import read_json
 
-__all__ = [
-    "STATE_FILE",
-    "RunInfo",
-    "best_row",
-    "find_runs",
-    "main",
-    "metric_series",
-    "read_metrics",
-    "read_state",
-    "run_info",
-    "write_state",
-]
-
-#: the run-state record inside a run directory
-STATE_FILE = "state.json"
-#: the record a cross-validation parent directory holds (see :mod:`lightkit.cv`)
-CV_FILE = "cv.json"
-_RUNS_ROOT = "runs"
-
-
-# -- the run-state record --------------------------------------------------------------------------
-def write_state(run_dir: Path, state: str, **fields: Any) -> Path:
-    """Record ``state`` (``running``, ``finished``, ``failed``, ``interrupted``) in ``run_dir/state.json``.
-
-    ``running`` starts a new record (process id, host, start time); the other states keep it and
-    add the end time. Extra ``fields`` (``monitor``, ``mode``, ``best_score``, ``error``) are merged in.
-    """
-    path = Path(run_dir) / STATE_FILE
-    now = time.time()
-    record = {} if state == "running" else read_state(run_dir)
-    if state == "running":
-        record = {"pid": os.getpid(), "host": socket.gethostname(), "started": now}
-    else:
-        record["ended"] = now
-    record.update(state=state, **fields)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def read_state(run_dir: Path) -> dict[str, Any]:
-    """The run's ``state.json``, or ``{}``."""
-    return _read_json(Path(run_dir) / STATE_FILE)
-
-
-def _pid_alive(pid: Any) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, ValueError, TypeError):
-        return False
-    return True
-
-
-# -- metrics.csv -----------------------------------------------------------------------------------
-def read_metrics(run_dir: Path) -> list[dict[str, float]]:
-    """Rows of the run's ``metrics.csv`` with the empty cells left out, values as floats."""
-    path = Path(run_dir) / "metrics.csv"
-    if not path.is_file():
-        return []
-    rows = []
-    with path.open(newline="") as handle:
-        for raw in csv.DictReader(handle):
-            row = {}
-            for key, value in raw.items():
-                if key and value not in (None, ""):
-                    try:
-                        row[key] = float(value)
-                    except ValueError:
-                        continue
-            rows.append(row)
-    return rows
-
-
-def metric_names(rows: list[dict[str, float]]) -> list[str]:
-    """Metric names a user can ask for: ``*_epoch`` without the suffix, ``*_step`` series left out."""
-    names: dict[str, None] = {}
-    for row in rows:
-        for key in row:
-            if key in ("epoch", "step") or key.endswith("_step"):
-                continue
-            names[key.removesuffix("_epoch")] = None
-    return sorted(names)
-
-
-def metric_series(rows: list[dict[str, float]], metric: str) -> tuple[list[int], list[float]]:
-    """One value of ``metric`` per epoch (the last logged), epochs counted from 1."""
-    column = metric if any(metric in r for r in rows) else f"{metric}_epoch"
-    by_epoch: dict[int, float] = {}
-    for row in rows:
-        if column in row and "epoch" in row:
-            by_epoch[int(row["epoch"]) + 1] = row[column]
-    epochs = sorted(by_epoch)
-    return epochs, [by_epoch[e] for e in epochs]
-
-
-def best_row(rows: list[dict[str, float]], monitor: str, mode: str = "min") -> dict[str, float] | None:
-    """The first row holding the best value of ``monitor`` (what the best checkpoint was saved at)."""
-    candidates = [r for r in rows if monitor in r and math.isfinite(r[monitor])]
-    if not candidates:
-        return None
-    pick = min if mode == "min" else max
-    best = pick(r[monitor] for r in candidates)
-    return next(r for r in candidates if r[monitor] == best)
-
-
-# -- run directories -------------------------------------------------------------------------------
-def _is_run(path: Path) -> bool:
-    return any((path / name).exists() for name in ("config.yaml", "versions.json", STATE_FILE, "metrics.csv"))
-
-
-def find_runs(root: Path) -> list[Path]:
-    """Run directories in ``root`` (or ``root`` itself), with the fold runs of cross-validation parents."""
-    root = Path(root)
-    if _is_run(root):
-        return [root]
-    found = []
-    for child in sorted(p for p in root.iterdir() if p.is_dir()):
-        if _is_run(child):
-            found.append(child)
-        elif (child / CV_FILE).is_file():
-            found.extend(sorted((p for p in child.iterdir() if p.is_dir() and _is_run(p)), key=_natural))
-    return found
-
-
-def _natural(path: Path) -> list[Any]:
-    import re
-
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
-
-
-def _load_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _component(config: dict[str, Any], key: str) -> tuple[str, dict[str, Any]]:
-    """Short class name and init args of ``model`` or ``data`` in a resolved config."""
-    value = config.get(key)
-    if not isinstance(value, dict):
-        return "-", {}
-    if "class_path" in value:
-        return str(value["class_path"]).rsplit(".", 1)[-1], dict(value.get("init_args") or {})
-    return "-", dict(value)
-
-
-@dataclass
-class RunInfo:
-    """What ``runs list`` shows about one run directory."""
-
-    name: str
-    path: str
-    model: str
-    data: str
-    started: str | None
-    duration_s: float | None
-    state: str
-    monitor: str | None
-    mode: str | None
-    best: float | None
-    best_epoch: int | None
-    epochs: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _state_of(
-    run: Path, state: dict[str, Any], versions: dict[str, Any], config: dict[str, Any], epochs: int
-) -> str:
-    recorded = state.get("state")
-    pid = state.get("pid", versions.get("pid"))
-    local = state.get("host") in (None, socket.gethostname())
-    if recorded in ("finished", "failed", "interrupted"):
-        return recorded
-    if recorded == "running":
-        return "running" if not local or _pid_alive(pid) else "interrupted"
-    # no record (a run from before state.json existed): infer from what is there
-    if local and isinstance(pid, int) and pid > 1 and _pid_alive(pid):
-        return "running"
-    max_epochs = (config.get("trainer") or {}).get("max_epochs")
-    if (run / "checkpoints" / "last.ckpt").is_file() and (
-        max_epochs in (None, -1) or epochs >= int(max_epochs)
-    ):
-        return "finished"
-    return "interrupted" if (run / "checkpoints").is_dir() else "unknown"
-
-
-def _data_label(config: dict[str, Any]) -> str:
-    name, args = _component(config, "data")
-    detail = args.get("dataset") or (Path(str(args["path"])).name if args.get("path") else None)
-    return f"{name}({detail})" if detail else name
-
-
-def run_info(run: Path, root: Path | None = None) -> RunInfo:
-    """Read one run directory; missing files leave fields empty rather than failing."""
-    run = Path(run)
-    config = _load_yaml(run / "config.yaml")
-    versions = _read_json(run / "versions.json")
-    state = read_state(run)
-    rows = read_metrics(run)
-    epochs = max((int(r["epoch"]) + 1 for r in rows if "epoch" in r), default=0)
-    start = state.get("started") or versions.get("unix_time")
-    if start is None and (run / "config.yaml").exists():
-        start = (run / "config.yaml").stat().st_mtime
-    status = _state_of(run, state, versions, config, epochs)
-    end = state.get("ended")
-    if end is None and status == "running":
-        end = time.time()
-    if end is None:
-        files = [p for p in (run / "metrics.csv", run / "checkpoints" / "last.ckpt") if p.exists()]
-        end = max((p.stat().st_mtime for p in files), default=None)
-    monitor = state.get("monitor") or ("val_loss" if any("val_loss" in r for r in rows) else None)
-    mode = state.get("mode") or "min"
-    best = best_row(rows, monitor, mode) if monitor else None
-    best_value = best[monitor] if best else state.get("best_score")
-    name = (
-        str(run.relative_to(root))
-        if root is not None and run != root and run.is_relative_to(root)
-        else run.name
-    )
-    return RunInfo(
-        name=name,
-        path=str(run),
-        model=_component(config, "model")[0],
-        data=_data_label(config),
-        started=datetime.fromtimestamp(start).isoformat(sep=" ", timespec="seconds") if start else None,
-        duration_s=round(end - start, 1) if start and end and end >= start else None,
-        state=status,
-        monitor=monitor,
-        mode=mode if monitor else None,
-        best=best_value,
-        best_epoch=int(best["epoch"]) + 1 if best and "epoch" in best else None,
-        epochs=epochs,
-        extra={"error": state["error"]} if state.get("error") else {},
-    )
+__all__ = ["main"]
 
 
 def _resolve_run(value: str, root: str) -> Path:
@@ -392,12 +151,12 @@ def _flat(prefix: str, value: Any) -> list[tuple[str, Any]]:
 def _show(value: str, root: str, as_json: bool) -> int:
     run = _resolve_run(value, root)
     info = run_info(run)
-    config = _load_yaml(run / "config.yaml")
-    versions = _read_json(run / "versions.json")
+    config = load_yaml(run / "config.yaml")
+    versions = read_json(run / "versions.json")
     rows = read_metrics(run)
     settings: list[tuple[str, Any]] = []
     for key in ("model", "data"):
-        name, args = _component(config, key)
+        name, args = component(config, key)
         settings.append((key, name))
         settings += [(f"{key}.{k}", v) for k, v in args.items() if v is not None]
     trainer = config.get("trainer") or {}
@@ -523,17 +282,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="action", metavar="{list,show,plot}", parser_class=_Parser)
     listing = sub.add_parser("list", help="Table of runs: model, data, start, duration, state, best metric.")
-    listing.add_argument("dir", nargs="?", default=_RUNS_ROOT, help="Directory that holds run directories.")
+    listing.add_argument("dir", nargs="?", default=RUNS_ROOT, help="Directory that holds run directories.")
     listing.add_argument("--json", action="store_true", help="JSON for scripts instead of a table.")
     show = sub.add_parser("show", help="A run's key config values, versions and final metrics.")
     show.add_argument("run", help="Run directory, or a run name under --root.")
-    show.add_argument("--root", default=_RUNS_ROOT, help="Where run names are looked up.")
+    show.add_argument("--root", default=RUNS_ROOT, help="Where run names are looked up.")
     show.add_argument("--json", action="store_true", help="JSON for scripts.")
     plot = sub.add_parser("plot", help="PNG of one metric over epochs, one line per run.")
     plot.add_argument("runs", nargs="+", metavar="run", help="Run directories, or run names under --root.")
     plot.add_argument("--metric", default="val_loss", help="Metric to plot (a column of metrics.csv).")
     plot.add_argument("--output", help="PNG path; by default plot-<metric>.png in the first run directory.")
-    plot.add_argument("--root", default=_RUNS_ROOT, help="Where run names are looked up.")
+    plot.add_argument("--root", default=RUNS_ROOT, help="Where run names are looked up.")
     return parser
 
 

@@ -1,7 +1,7 @@
 """``lightkit tune lr|batch_size``: Lightning's ``Tuner`` on exactly what ``lightkit fit`` would build.
 
 ``lightkit tune lr --config c.yaml`` takes the same config files and flags as ``fit``, builds the
-model, data module and trainer through :class:`~lightkit.cli.train.LightkitCLI`, and runs
+model, data module and trainer through :class:`~lightkit.cli.lightkit_cli.LightkitCLI`, and runs
 ``Tuner.lr_find``: it prints the suggested learning rate and saves Lightning's loss-versus-rate
 plot. ``lightkit tune batch_size`` runs ``Tuner.scale_batch_size`` on the data module's
 ``batch_size``. With ``--write_config out.yaml`` either writes the full config with the result
@@ -131,7 +131,7 @@ def _tune_cli() -> type:
 
     from lightning.pytorch import Trainer
 
-    from lightkit.cli.train import LightkitCLI
+    from lightkit.cli.lightkit_cli import LightkitCLI
 
     class TuneCLI(LightkitCLI):
         """LightkitCLI without a subcommand: parses and builds like ``fit``, then tunes."""
@@ -140,7 +140,7 @@ def _tune_cli() -> type:
             self.what = what
             self.options_class = _OPTIONS[what]
             self._workdir = tempfile.TemporaryDirectory(prefix="lightkit-tune-")
-            from lightkit.cv import fit_trainer_defaults
+            from lightkit.cli.cv import fit_trainer_defaults
 
             super().__init__(
                 args=args,
@@ -164,7 +164,7 @@ def _tune_cli() -> type:
         def instantiate_trainer(self, **kwargs: Any) -> Trainer:
             """The configured trainer, minus what only a real run needs: logs, checkpoints, progress bar."""
             if not (self._get(self.config_init, "trainer", default={}) or {}).get("plugins"):
-                from lightkit.cli.run_callbacks import AtomicCheckpointIO
+                from lightkit.training.checkpoint_io import AtomicCheckpointIO
 
                 kwargs["plugins"] = [AtomicCheckpointIO()]  # loads the tuner's own checkpoint weights-only
             kwargs.update(

@@ -157,7 +157,7 @@ class TabularDataModule(InMemoryDataModule):
         rest, test = cut(rows, self.test_fraction, stratify)
         rest_labels = stratify[rest] if stratify is not None else None
         if self.fold is not None:
-            from lightkit.cv import fold_split
+            from lightkit.data.folds import fold_split
 
             train, val = fold_split(rest, rest_labels, *self.fold)
         else:
@@ -199,7 +199,7 @@ class TabularDataModule(InMemoryDataModule):
         }
 
     def set_fold(self, index: int, count: int, seed: int) -> None:
-        """Cross-validation protocol (see :mod:`lightkit.cv`): validate on fold ``index`` of ``count``.
+        """Cross-validation protocol (see :mod:`lightkit.cli.cv`): validate on fold ``index`` of ``count``.
 
         The test split stays as it is; the other rows are cut into ``count`` folds (stratified for
         classification, shuffled with ``seed``), ``val_fraction`` is not used, and preprocessing is

@@ -1,6 +1,6 @@
 """One sweep trial: a normal ``lightkit fit`` run, in this process, that reports to Optuna.
 
-``TrialCLI`` is :class:`~lightkit.cli.train.LightkitCLI` with two additions: the
+``TrialCLI`` is :class:`~lightkit.cli.lightkit_cli.LightkitCLI` with two additions: the
 :class:`TrialReporter` callback, and quiet output (no progress lines or model summary; these are
 trainer arguments passed at instantiation, so the run's ``config.yaml`` does not contain them and
 ``lightkit fit --config <run>/config.yaml`` reruns the trial exactly as a plain fit).
@@ -28,7 +28,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from lightkit.cli.train import LightkitCLI
+from lightkit.cli.lightkit_cli import LightkitCLI
 from lightkit.errors import ConfigError, LightkitError
 
 __all__ = ["TrialCLI", "TrialOutcome", "TrialReporter", "check_trial_args", "run_trial"]

@@ -84,7 +84,7 @@ def run_cli(argv: list[str], keep: dict[str, Any] | None = None) -> CliRun:
 
     Args:
         argv: The arguments, e.g. ``["fit", "--model", "MyNet", ...]``.
-        keep: When given, the command runs through :class:`~lightkit.cli.train.LightkitCLI`
+        keep: When given, the command runs through :class:`~lightkit.cli.lightkit_cli.LightkitCLI`
             directly and ``keep["cli"]`` receives the CLI object (its model, data module and trainer).
     """
     import lightning.pytorch  # noqa: F401 - its log handler must bind to the real stderr, not to ours
@@ -98,7 +98,7 @@ def run_cli(argv: list[str], keep: dict[str, Any] | None = None) -> CliRun:
             if keep is None:
                 code = main(argv)
             else:
-                from lightkit.cli.train import LightkitCLI
+                from lightkit.cli.lightkit_cli import LightkitCLI
 
                 keep["cli"] = LightkitCLI(args=argv)
         except SystemExit as exit_:

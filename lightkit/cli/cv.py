@@ -1,4 +1,4 @@
-"""K-fold cross-validation: ``lightkit fit ... --cv.folds K`` and fold-ensemble ``predict``.
+"""The cross-validation command: ``lightkit fit ... --cv.folds K`` and fold-ensemble ``predict``.
 
 ``lightkit fit --config c.yaml --cv.folds 5`` trains five models, each a normal run directory
 (``fold-1`` ... ``fold-5``) inside one parent directory, ``runs/cv-<model>-<data>-<time>/`` or
@@ -17,7 +17,7 @@ A data module opts in with one method::
 lightkit calls it right after building the data module, before anything reads data or asks for
 ``data_shape``, so anything fitted on the train split (preprocessing) is fitted on the fold's
 train part only. The rows of the test and predict splits must not depend on the fold: fold
-predictions are averaged row by row. :func:`fold_split` does the splitting (stratified for
+predictions are averaged row by row. :func:`lightkit.data.folds.fold_split` does the splitting (stratified for
 classification, shuffled with ``seed``). Storing the fold in ``state_dict`` makes a fold's
 checkpoint validate on its own fold. :class:`~lightkit.components.tabular_data.TabularDataModule`
 (and so ``CSVDataModule`` and ``SklearnDataModule``) implements the protocol.
@@ -41,14 +41,13 @@ from typing import TYPE_CHECKING, Any
 
 from lightkit.cli.argv import flag_value
 from lightkit.errors import ConfigError, UsageError
+from lightkit.runs import CV_FILE
 
 if TYPE_CHECKING:
-    import numpy as np
+    pass
 
-__all__ = ["CV_FILE", "CVOptions", "fold_split", "handles", "main"]
+__all__ = ["CVOptions", "handles", "main"]
 
-#: the record in a cross-validation parent directory
-CV_FILE = "cv.json"
 #: the per-fold metrics table in a cross-validation parent directory
 METRICS_FILE = "cv_metrics.csv"
 
@@ -64,39 +63,6 @@ class CVOptions:
 
     folds: int
     seed: int = 42
-
-
-def fold_split(
-    rows: np.ndarray, labels: np.ndarray | None, index: int, count: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Train and validation rows of fold ``index`` of ``count``.
-
-    Folds are stratified by ``labels`` when they are given and every class has at least
-    ``count`` rows; otherwise rows are assigned at random. Both are shuffled with ``seed``.
-
-    Args:
-        rows: Row indices to cut into folds.
-        labels: Class label of each of ``rows``, or ``None`` (regression, multilabel).
-        index: Which fold validates (0-based).
-        count: Number of folds.
-        seed: Shuffling seed.
-    """
-    import numpy as np
-    from sklearn.model_selection import KFold, StratifiedKFold
-
-    if not 0 <= index < count:
-        raise ConfigError(f"fold index {index} is outside 0..{count - 1}")
-    if count > len(rows):
-        raise ConfigError(
-            f"--cv.folds {count} is more than the {len(rows)} rows left for training and validation",
-            "use fewer folds, or a smaller data.test_fraction.",
-        )
-    if labels is not None and np.unique(labels, return_counts=True)[1].min() >= count:
-        parts = list(StratifiedKFold(count, shuffle=True, random_state=seed).split(rows, labels))
-    else:
-        parts = list(KFold(count, shuffle=True, random_state=seed).split(rows))
-    train, val = parts[index]
-    return np.sort(rows[train]), np.sort(rows[val])
 
 
 # -- command line ----------------------------------------------------------------------------------
@@ -189,7 +155,7 @@ def _fold_cli() -> type:
     """LightkitCLI that applies a fold to the data module and places the run in the parent directory."""
     from lightning.pytorch import LightningDataModule
 
-    from lightkit.cli.train import LightkitCLI
+    from lightkit.cli.lightkit_cli import LightkitCLI
     from lightkit.runs import new_run_dir
 
     def _short(class_path: str) -> str:
@@ -238,7 +204,7 @@ def _fold_cli() -> type:
 
 def _fold_metrics(cli: Any) -> dict[str, float]:
     """Validation metrics of a fold at its best checkpoint (else its last validation)."""
-    from lightkit.cli.runs import best_row, read_metrics
+    from lightkit.runs import best_row, read_metrics
 
     ckpt = cli.trainer.checkpoint_callback
     monitor, mode = getattr(ckpt, "monitor", None), getattr(ckpt, "mode", "min")
@@ -348,7 +314,7 @@ def fit_folds(args: list[str], options: CVOptions) -> int:
 
 # -- predict ---------------------------------------------------------------------------------------
 def _collect_cli() -> type:
-    from lightkit.cli.train import LightkitCLI
+    from lightkit.cli.lightkit_cli import LightkitCLI
 
     class CollectCLI(LightkitCLI):
         """Predicts like ``lightkit predict`` and keeps the predictions for averaging."""

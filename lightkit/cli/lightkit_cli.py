@@ -45,16 +45,18 @@ from lightkit.cli.argv import flag_value, take_callback_removals, take_print_con
 from lightkit.cli.config_errors import translate_argument_error
 from lightkit.cli.options import RunOptions
 from lightkit.cli.printing import highlighted_print_config, inline, print_table
-from lightkit.cli.resume import RngState, RunCSVLogger
-from lightkit.cli.run_callbacks import AtomicCheckpointIO, PlainProgress, RunRecorder
 from lightkit.cli.shortnames import check_selected, install_resolver
-from lightkit.cli.termination import SaveOnTerminate
 from lightkit.components.prediction_writer import PredictionWriter
 from lightkit.data.shape import SHAPE_KEYS
 from lightkit.errors import ConfigError, LightkitError
 from lightkit.quiet import quiet_lightning
 from lightkit.render import debug_enabled, print_error
 from lightkit.runs import RUNS_ROOT, new_run_dir, versions_record
+from lightkit.training.checkpoint_io import AtomicCheckpointIO
+from lightkit.training.progress import PlainProgress
+from lightkit.training.recorder import RunRecorder
+from lightkit.training.resume import RngState, RunCSVLogger
+from lightkit.training.termination import SaveOnTerminate
 from lightkit.trust import apply_import_policy
 
 __all__ = ["LightkitCLI"]
@@ -167,7 +169,7 @@ class LightkitCLI(LightningCLI):
         """Check selected plugins, add the checkpoint's config layer, then parse.
 
         ``--print_config=sources`` prints every value with where it came from (see
-        :mod:`lightkit.provenance`); on a terminal ``--print_config`` is syntax-highlighted.
+        :mod:`lightkit.cli.provenance`); on a terminal ``--print_config`` is syntax-highlighted.
         """
         show_sources = skip_default = False
         removals: list[str] = []
@@ -216,7 +218,7 @@ class LightkitCLI(LightningCLI):
         cfg["trainer.callbacks"] = kept
 
     def _print_sources(self, skip_default: bool) -> None:
-        from lightkit.provenance import config_layers, flatten, sources
+        from lightkit.cli.provenance import config_layers, flatten, sources
 
         sub = self._only_subcommand or ""
         parser = self._parser(sub)
@@ -265,7 +267,7 @@ class LightkitCLI(LightningCLI):
     def _print_checkpoint_changes(self) -> None:
         if not self._checkpoint_layer or self.subcommand_config() is None:
             return
-        from lightkit.provenance import flatten
+        from lightkit.cli.provenance import flatten
 
         before = flatten(self._checkpoint_layer)
         after = flatten(
@@ -413,7 +415,7 @@ class LightkitCLI(LightningCLI):
             callbacks.append(RngState())
             callbacks.append(
                 SaveOnTerminate()
-            )  # SIGTERM: save last.ckpt, exit 143 (lightkit.cli.termination)
+            )  # SIGTERM: save last.ckpt, exit 143 (lightkit.training.termination)
             if not config.get("plugins"):
                 config["plugins"] = [AtomicCheckpointIO()]
             class_paths = [

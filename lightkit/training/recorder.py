@@ -1,25 +1,20 @@
-"""Callbacks the CLI adds to runs: the run record, plain-text progress, atomic checkpoint files."""
+"""``RunRecorder``: the run record (``versions.json``, ``state.json``), the config inside every
+checkpoint, and a stop at the first non-finite loss.
+"""
 
 from __future__ import annotations
 
-import math
-import os
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.fabric.utilities.cloud_io import get_filesystem
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from lightkit.checkpoints import CONFIG_KEY
-from lightkit.cli.runs import write_state
 from lightkit.errors import LightkitError
-from lightkit.runs import write_versions
+from lightkit.runs import write_state, write_versions
 
-__all__ = ["AtomicCheckpointIO", "NonFiniteLossError", "PlainProgress", "RunRecorder"]
+__all__ = ["NonFiniteLossError", "RunRecorder"]
 
 
 class NonFiniteLossError(LightkitError):
@@ -64,7 +59,10 @@ class RunRecorder(pl.Callback):
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
         """Store the resolved config and versions in the checkpoint (plain strings and numbers)."""
-        checkpoint[CONFIG_KEY] = {"config": self.config_yaml, "versions": dict(self.versions)}
+        classes = {"model": _class_path(pl_module)}
+        if trainer.datamodule is not None:
+            classes["data"] = _class_path(trainer.datamodule)
+        checkpoint[CONFIG_KEY] = {"config": self.config_yaml, "versions": dict(self.versions), "classes": classes}
 
     def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor) -> None:
         """Stop at the first non-finite loss, before it reaches the weights or any checkpoint."""
@@ -82,6 +80,10 @@ class RunRecorder(pl.Callback):
             return
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         _check_loss(trainer, loss, self.run_dir)
+
+
+def _class_path(obj: Any) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
 def _check_loss(trainer: pl.Trainer, loss: Any, run_dir: Path | None) -> None:
@@ -109,90 +111,3 @@ def _kept(trainer: pl.Trainer, run_dir: Path | None) -> str:
     except ValueError:
         shown = folder
     return f"the last good checkpoints are kept in {shown}: {', '.join(found)}"
-
-
-class PlainProgress(pl.Callback):
-    """One plain line per epoch, for logs and pipes where a live progress bar would be noise.
-
-    Lightning reduces epoch-level metrics only after every ``*_epoch_end`` hook has run, so the
-    line for epoch *e* is printed when epoch *e + 1* starts (or training ends): by then both its
-    training and validation metrics are final.
-    """
-
-    def __init__(self, stream: Any = None) -> None:
-        self.stream = stream
-        self._finished_epoch: int | None = None
-
-    def _flush(self, trainer: pl.Trainer) -> None:
-        if self._finished_epoch is not None and trainer.is_global_zero:
-            print(_epoch_line(trainer, self._finished_epoch), file=self.stream or sys.stdout, flush=True)
-        self._finished_epoch = None
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Remember that an epoch finished; its metrics are not reduced yet."""
-        self._finished_epoch = trainer.current_epoch
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Print the previous epoch's line."""
-        self._flush(trainer)
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Print the last epoch's line."""
-        self._flush(trainer)
-
-
-def _epoch_line(trainer: pl.Trainer, epoch: int) -> str:
-    metrics = []
-    for key, value in sorted(trainer.callback_metrics.items()):
-        if key.endswith("_step") or f"{key}_epoch" in trainer.callback_metrics:
-            continue
-        number = float(value) if isinstance(value, torch.Tensor) and value.numel() == 1 else None
-        if number is not None and math.isfinite(number):
-            metrics.append(f"{key.removesuffix('_epoch')}={number:.4g}")
-    total = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
-    return f"epoch {epoch + 1}{total}  " + "  ".join(metrics)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Saves checkpoints atomically: a temporary file in the same directory, fsync, then rename.
-
-    A crash or ``kill -9`` in the middle of a save leaves the previous file intact, never a
-    truncated ``last.ckpt``. Loading uses ``weights_only=True`` unless ``LIGHTKIT_UNSAFE_LOAD=1``.
-    """
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
-        """Write ``checkpoint`` to ``path`` atomically."""
-        fs = get_filesystem(path)
-        if fs.protocol not in ("file", ("file", "local")) and "file" not in getattr(fs, "protocol", ()):
-            return super().save_checkpoint(checkpoint, path, storage_options)
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                torch.save(checkpoint, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file torch.save's usual mode
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        return None
-
-    def load_checkpoint(self, path: Any, map_location: Any | None = None, weights_only: bool | None = None) -> dict:
-        """Load with the weights-only unpickler unless the user opted out."""
-        from lightkit.checkpoints import load_checkpoint
-
-        return load_checkpoint(path)
