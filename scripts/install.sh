@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
-python -m pip install --quiet --disable-pip-version-check -e ".[test,sweep,docs]"
+python -m pip install --quiet --disable-pip-version-check -e ".[test,sweep,docs,serve,export,tracking]"

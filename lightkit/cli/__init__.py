@@ -28,6 +28,8 @@ TRAIN_COMMANDS = {
 OTHER_COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("sweep", "Search hyperparameters with Optuna; every trial is a run directory."),
     "tune": ("tune", "Find a learning rate or batch size with Lightning's Tuner."),
+    "serve": ("serve", "Serve a trained run over HTTP (LitServe): POST rows, get predictions."),
+    "export": ("export", "Export a trained run to ONNX with its preprocessing, checked for parity."),
     "runs": ("runs", "List, show and plot run directories."),
     "plugins": ("plugins", "List, inspect and check the installed plugins."),
     "new-plugin": ("scaffold", "Create a pip-installable plugin package."),
@@ -77,6 +79,14 @@ def _version() -> str:
         return "unknown"
 
 
+def _onnx_predict(args: list[str]) -> bool:
+    """``lightkit predict --model_file X.onnx``: prediction with ONNX Runtime, without torch."""
+    from importlib.util import find_spec
+
+    wants = any(a == "--model_file" or a.startswith("--model_file=") for a in args)
+    return wants and find_spec("lightkit.cli.export") is not None
+
+
 def _dispatch(args: list[str]) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(_help(), end="")
@@ -86,6 +96,10 @@ def _dispatch(args: list[str]) -> int:
         return 0
     command, rest = args[0], args[1:]
     if command in TRAIN_COMMANDS:
+        if command == "predict" and _onnx_predict(rest):  # torch-free: lightkit.cli.export
+            from lightkit.cli.export import predict_onnx
+
+            return int(predict_onnx(rest))
         from lightkit.cli import cv
 
         if cv.handles(command, rest):  # `fit --cv.folds K`, or a cross-validation directory as --ckpt_path
