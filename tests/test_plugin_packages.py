@@ -1,8 +1,11 @@
 """The packages in plugins/ and the example plugin of docs/plugins.md, pip-installed into a fresh
 virtual environment and used there through the CLI, as a user would.
 
-The environment sees lightkit and its dependencies through ``--system-site-packages``; the plugins
-are installed with ``--no-deps --no-build-isolation --no-index``, so nothing is downloaded. Each
+The environment sees exactly the packages of the environment that runs these tests (lightkit,
+its dependencies, pip and setuptools) through a ``.pth`` file, not ``--system-site-packages``:
+when the tests run in a venv, the latter would expose the *base* interpreter's packages instead,
+whose setuptools may be too old to build a wheel (see ``tests/nested_venv.py``). The plugins are
+installed with ``--no-deps --no-build-isolation --no-index``, so nothing is downloaded. Each
 package's own tests (``plugins/<pkg>/tests``) run here too, against the installed copy: this is
 how CI runs them. They train every model and data module through ``lightkit.cli.main`` and check
 that each entry point loads as the right kind of class; the tests below add real ``python -m
@@ -13,14 +16,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import nested_venv
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,9 +44,12 @@ class Venv:
     work: Path
 
     def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         return subprocess.run(
-            [str(self.python), *args], cwd=cwd or self.work, env=env, capture_output=True, text=True
+            [str(self.python), *args],
+            cwd=cwd or self.work,
+            env=nested_venv.clean_env(),
+            capture_output=True,
+            text=True,
         )
 
     def lightkit(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -53,16 +58,13 @@ class Venv:
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    import importlib.util
+    """A venv that sees this environment's packages, with the plugin packages installed into it.
 
-    for tool in ("pip", "setuptools"):  # used from this environment, so that nothing is downloaded
-        assert importlib.util.find_spec(tool), f"{tool} is needed to install the plugins: pip install {tool}"
+    pip and setuptools come from this environment (so that nothing is downloaded), through
+    ``nested_venv.create``: ``--system-site-packages`` would give the base interpreter's instead.
+    """
     root = tmp_path_factory.mktemp("plugin-venv")
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(root / "venv")],
-        check=True,
-    )
-    python = root / "venv" / ("Scripts" if os.name == "nt" else "bin") / "python"
+    python = nested_venv.create(root / "venv")
     src = root / "src"
     for package in PACKAGES:  # build from copies, so that nothing is written into the repository
         shutil.copytree(

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nested_venv
 import pytest
 import tomllib
 
@@ -71,18 +72,18 @@ def test_new_plugin_imports_no_torch(tmp_path: Path):
 
 @pytest.mark.slow
 def test_generated_package_installs_and_passes_its_tests_in_a_fresh_venv(tmp_path: Path):
-    """Exactly what a plugin author does: scaffold, pip install, run its tests. Nothing is downloaded."""
+    """Exactly what a plugin author does: scaffold, pip install, run its tests. Nothing is downloaded.
+
+    The fresh venv sees exactly the packages of the environment running this test (lightkit, pip,
+    setuptools, pytest) through a ``.pth`` file made by ``nested_venv.create``, not through
+    ``--system-site-packages``: inside a venv that would expose the base interpreter's packages,
+    whose setuptools may lack ``bdist_wheel``, and hide the ones this suite was installed with.
+    """
     from lightkit.cli import main
 
     assert main(["new-plugin", "lightkit-scaffolded", "--dir", str(tmp_path)]) == 0
     package = tmp_path / "lightkit-scaffolded"
-    venv = tmp_path / "venv"
-    # --without-pip: the venv uses the system pip and setuptools through --system-site-packages
-    # (ensurepip's bundled setuptools cannot build wheels without the `wheel` package).
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True
-    )
-    python = str(venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
+    python = str(nested_venv.create(tmp_path / "venv"))
     install = subprocess.run(
         [
             python,
@@ -95,12 +96,14 @@ def test_generated_package_installs_and_passes_its_tests_in_a_fresh_venv(tmp_pat
             "--no-build-isolation",
             str(package),
         ],
+        env=nested_venv.clean_env(),
         capture_output=True,
         text=True,
     )
     assert install.returncode == 0, install.stdout + install.stderr
     tests = subprocess.run(
         [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(package)],
+        env=nested_venv.clean_env(),
         capture_output=True,
         text=True,
         cwd=tmp_path,
