@@ -98,3 +98,14 @@ def fake_plugins():
         sys.modules.pop(module, None)
     importlib.invalidate_caches()
     registry.refresh()
+
+
+@pytest.fixture(autouse=True)
+def _help_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets an empty help cache of its own (lightkit.cli.help_cache), never ~/.cache,
+    and completion starts no background process to fill it."""
+    directory = tmp_path_factory.mktemp("lightkit-cache")
+    monkeypatch.setenv("LIGHTKIT_CACHE_DIR", str(directory))
+    monkeypatch.setenv("LIGHTKIT_COMPLETION_WARM", "0")
+    monkeypatch.delenv("LIGHTKIT_HELP_CACHE", raising=False)
+    return directory

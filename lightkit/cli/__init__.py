@@ -94,6 +94,13 @@ def _dispatch(args: list[str]) -> int:
     if args[0] == "--version":
         print(f"lightkit {_version()}")
         return 0
+    # -- help from the cache (lightkit.cli.help_cache): `fit --help`, `--model.help X`,
+    # `plugins show X` answer without torch when nothing was installed since the last call
+    from lightkit.cli import help_cache
+
+    if help_cache.cacheable(args):
+        return help_cache.answer(args, _dispatch)
+    # --
     command, rest = args[0], args[1:]
     if command in TRAIN_COMMANDS:
         if command == "predict" and _onnx_predict(rest):  # torch-free: lightkit.cli.export

@@ -2,7 +2,10 @@
 
 The printed script asks ``lightkit completion __complete CWORD WORDS...`` for candidates on every
 <TAB>. That call reads entry-point metadata only: it imports neither torch nor any plugin, so it
-answers in about the time Python takes to start.
+answers in about the time Python takes to start. The flags of ``--model.<TAB>``, ``--data.<TAB>``
+and ``--trainer.<TAB>`` come from the help cache (:mod:`lightkit.cli.help_cache`), which the
+first ``--help`` or ``--model.help X`` fills; when it has no entry yet, completion builds one in
+the background and offers the common options meanwhile.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ TRAIN_OPTIONS: tuple[str, ...] = (
     "--lr_scheduler",
     "--ckpt_path",
     "--run.name",
-    "--run.root",
+    "--trainer.default_root_dir",
     "--run.output",
     "--help",
 )
@@ -86,7 +89,7 @@ def _values(flag: str) -> list[str]:
         return _names("datamodules")
     if flag in ("--trainer.callbacks", "--trainer.callbacks.help"):
         return sorted(set(_names("callbacks")) | set(LIGHTNING_CALLBACKS))
-    if flag in ("--config", "-c", "--run.root", "--run.output"):
+    if flag in ("--config", "-c", "--trainer.default_root_dir", "--run.output"):
         return [FILES]
     if flag == "--ckpt_path":
         return ["best", "last", FILES]
@@ -151,14 +154,74 @@ def complete(words: list[str], cword: int) -> list[str]:
         from lightkit.cli import TRAIN_COMMANDS, _available
 
         return [c for c in [*TRAIN_COMMANDS, *_available()] if c.startswith(current)]
-    return [c for c in _command_candidates(positional[0], positional[1:], current) if c.startswith(current)]
+    candidates = _command_candidates(positional[0], positional[1:], current, before)
+    return [c for c in candidates if c.startswith(current)]
 
 
-def _command_candidates(command: str, positional: list[str], current: str) -> list[str]:
+#: ``--<group>.<TAB>``: the flags of a component or of the Trainer, from the help cache
+_FLAG_GROUPS = ("--model.", "--data.", "--trainer.")
+
+
+def _selected(before: list[str], flag: str) -> str | None:
+    """The value last given to ``flag`` (``--model X`` or ``--model=X``) among the typed words."""
+    value = None
+    for i, word in enumerate(before):
+        if word == flag and i + 1 < len(before):
+            value = before[i + 1]
+        elif word.startswith(flag + "="):
+            value = word.partition("=")[2]
+    return value or None
+
+
+def _group_flags(command: str, group: str, before: list[str]) -> list[str]:
+    """Flags of ``--model.``, ``--data.`` or ``--trainer.``, read from the help cache (no torch).
+
+    ``--trainer.`` comes from the cached ``<command> --help``; ``--model.`` and ``--data.`` from
+    the cached ``--model.help X`` of the component selected earlier on the line. A missing entry
+    is built in the background (:func:`~lightkit.cli.help_cache.warm_in_background`) and the
+    common options are offered meanwhile.
+    """
+    from lightkit.cli import help_cache
+
+    if not help_cache.enabled():
+        return []
+    key = group.rstrip(".")
+    if key == "--trainer":
+        requests = [(c, "--help") for c in dict.fromkeys((command, "fit"))]
+    else:
+        selected = _selected(before, key)
+        if selected is None:
+            return [f"{key}.help"]
+        requests = [
+            request
+            for c in dict.fromkeys((command, "fit"))
+            for request in ((c, f"{key}.help", selected), (c, f"{key}.help={selected}"))
+        ]
+    try:
+        content = help_cache.content_key()
+    except OSError:
+        return []
+    for request in requests:
+        flags = help_cache.cached_flags(request, content)
+        if flags is not None:
+            return [f for f in flags if f.startswith(group)]
+    help_cache.warm_in_background(requests[0], content)
+    return []
+
+
+def _command_candidates(
+    command: str, positional: list[str], current: str, before: list[str] = ()
+) -> list[str]:
     from lightkit.cli import TRAIN_COMMANDS
 
     if command in TRAIN_COMMANDS:
-        return list(TRAIN_OPTIONS) if current.startswith("-") or not current else []
+        if current and not current.startswith("-"):
+            return []
+        options = list(TRAIN_OPTIONS)
+        group = next((g for g in _FLAG_GROUPS if current.startswith(g)), None)
+        if group is not None:
+            options += [f for f in _group_flags(command, group, list(before)) if f not in options]
+        return options
     if command == "plugins":
         if not positional:
             return ["--help"] if current.startswith("-") else list(_PLUGIN_ACTIONS)
