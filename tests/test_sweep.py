@@ -268,13 +268,19 @@ def test_a_trial_left_running_by_a_killed_process_is_failed_and_run_again(lightk
     again = lightkit("sweep", "--config", BASE, "--sweep", sweep, "--n_trials", "2", *EPOCHS, "--no_plots")
     assert again.code == 0, again.err
     assert (
-        "trial 1 was left running by a process that is gone: marked failed, queued again as trial 2"
-        in again.out
+        f"trial 1 was left running: process {dead.pid} on {socket.gethostname()} is gone; "
+        "marked failed, queued again as trial 2" in again.out
     )
     study = load(workdir, "resume")
     assert states(study) == ["COMPLETE", "FAIL", "COMPLETE"]
     assert study.trials[2].params == killed_values  # the same values, run once more
-    assert study.trials[1].user_attrs["error"] == "interrupted: its process is gone"
+    assert (
+        study.trials[1].user_attrs["error"]
+        == f"interrupted: process {dead.pid} on {socket.gethostname()} is gone"
+    )
+    assert (
+        "error" not in study.trials[2].user_attrs
+    )  # the retry carries none of the failed trial's attributes
     # trial 0 was not run again
     assert (
         workdir / "sweeps" / "resume" / "runs" / "trial-0000" / "metrics.csv"

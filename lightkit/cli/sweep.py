@@ -34,7 +34,8 @@ examples:
   lightkit sweep --config configs/breast_cancer_mlp.yaml --sweep configs/sweep_breast_cancer.yaml
   lightkit sweep --config base.yaml --sweep sweep.yaml --n_trials 50 --trainer.max_epochs 10
   lightkit sweep --summary --dir sweeps/breast_cancer --export_best best.yaml
-  lightkit sweep ... --storage postgresql://user:pass@db-host/optuna     (many machines)
+  lightkit sweep ... --storage postgresql://user:pass@db-host:5432/optuna   (many machines)
+  lightkit sweep ... --storage journal:///shared/sweeps/study.log          (a shared file system)
 
 See docs/sweeps.md for the sweep file format.
 """
@@ -81,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
         "--storage",
         metavar="URL",
         help="Optuna storage URL shared by many workers, e.g. sqlite:///path/study.db, "
-        "postgresql://user:pass@host/db, mysql+pymysql://user:pass@host/db "
+        "postgresql://user:pass@host:5432/db, journal:///shared/path/study.log (a file on a "
+        "shared file system, no database), mysql+pymysql://user:pass@host/db "
         "(default: sqlite <dir>/study.db).",
     )
     parser.add_argument(
@@ -100,6 +102,22 @@ def _parser() -> argparse.ArgumentParser:
         help="Run no trial: print the summary table, save the plots (and --export_best).",
     )
     parser.add_argument("--no_plots", action="store_true", help="Do not save the PNG plots.")
+    parser.add_argument(
+        "--heartbeat_interval",
+        type=int,
+        default=20,
+        metavar="S",
+        help="Seconds between two heartbeats of a running trial (default: 20). Use the same value "
+        "on every worker of a study.",
+    )
+    parser.add_argument(
+        "--grace_period",
+        type=int,
+        default=90,
+        metavar="S",
+        help="Seconds without a heartbeat after which another worker fails a running trial and "
+        "queues it again with the same values (default: 90).",
+    )
     return parser
 
 
@@ -132,11 +150,8 @@ def _rephrase(err: LightkitError, param_names: list[str], source: str) -> Lightk
     return err
 
 
-def _locate(ns: argparse.Namespace, spec: Any) -> tuple[str | None, Path, str | None]:
-    """Study name, sweep directory and storage URL.
-
-    A name of None means the storage's only study; a URL of None, the SQLite file in the directory.
-    """
+def _locate(ns: argparse.Namespace, spec: Any) -> tuple[str | None, Path]:
+    """Study name and sweep directory; a name of None means the storage's only study."""
     if spec is not None:
         name = ns.study_name or spec.name
     elif ns.study_name:
@@ -149,12 +164,16 @@ def _locate(ns: argparse.Namespace, spec: Any) -> tuple[str | None, Path, str | 
             "e.g. lightkit sweep --summary --dir sweeps/breast_cancer",
         )
     sweep_dir = Path(ns.dir) if ns.dir else Path("sweeps") / str(name)
-    return name, sweep_dir, ns.storage
+    return name, sweep_dir
 
 
-def _open(spec: Any, name: str | None, sweep_dir: Path, url: str | None, create: bool) -> Any:
-    from lightkit.sweep.study import lock_file, open_study, storage_url
+def _open(spec: Any, name: str | None, sweep_dir: Path, ns: argparse.Namespace, create: bool) -> Any:
+    """The study and the store it lives in."""
+    from lightkit.sweep.storage import Heartbeat, open_store
+    from lightkit.sweep.study import open_study, queue_retry, storage_url
 
+    heartbeat = Heartbeat(ns.heartbeat_interval, ns.grace_period)
+    url = ns.storage
     if url is None:
         if not create and not (sweep_dir / "study.db").is_file():
             raise UsageError(
@@ -167,14 +186,14 @@ def _open(spec: Any, name: str | None, sweep_dir: Path, url: str | None, create:
         from lightkit.sweep.space import SweepSpec
 
         spec = SweepSpec(params=[])
-    return open_study(spec, url, name, create=create, lock=lock_file(url, sweep_dir)), url
+    store = open_store(url, sweep_dir, heartbeat, on_stale=queue_retry)
+    return open_study(spec, store, name, create=create), store
 
 
 def _report(study: Any, where: str, sweep_dir: Path, ns: argparse.Namespace) -> None:
     from lightkit.sweep.report import export_best, print_summary, save_plots, write_trials_csv
-    from lightkit.sweep.study import shown_url
 
-    print_summary(study, shown_url(where))
+    print_summary(study, where)
     if study.get_trials(deepcopy=False):
         print(f"trials table: {write_trials_csv(study, sweep_dir / 'trials.csv')}")
     if not ns.no_plots:
@@ -209,10 +228,10 @@ def main(argv: list[str]) -> int:
     spec = load_sweep_spec(ns.sweep, tuple(SAMPLERS), tuple(PRUNERS)) if ns.sweep else None
     if ns.n_trials is not None and ns.n_trials < 1:
         raise UsageError(f"--n_trials must be at least 1, got {ns.n_trials}")
-    name, sweep_dir, url = _locate(ns, spec)
+    name, sweep_dir = _locate(ns, spec)
     if ns.summary:
-        study, where = _open(spec, name, sweep_dir, url, create=False)
-        _report(study, where, sweep_dir, ns)
+        study, store = _open(spec, name, sweep_dir, ns, create=False)
+        _report(study, store.shown, sweep_dir, ns)
         return 0
     if spec is None or not ns.config:
         raise UsageError(
@@ -222,7 +241,7 @@ def main(argv: list[str]) -> int:
     for config in ns.config:
         if not Path(config).is_file():
             raise ConfigError(f"config file {config!r} does not exist (from --config)")
-    study, where = _open(spec, name, sweep_dir, url, create=True)
+    study, store = _open(spec, name, sweep_dir, ns, create=True)
     from lightkit.sweep.runner import SweepRun, run_trials
     from lightkit.sweep.space import trial_flags
     from lightkit.sweep.study import count_done
@@ -233,7 +252,7 @@ def main(argv: list[str]) -> int:
         "--run.root",
         str(sweep_dir / "runs"),
     ]
-    run = SweepRun(spec, study, sweep_dir, base_args, ns.n_trials or spec.n_trials, url=where)
+    run = SweepRun(spec, study, sweep_dir, base_args, ns.n_trials or spec.n_trials, store=store)
     done, running = count_done(study)
     if done + running < run.n_trials:
         from lightkit.sweep.trial import check_trial_args
@@ -247,5 +266,5 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("sweep interrupted; run the same command again to continue it", file=sys.stderr)
         return 130
-    _report(study, where, sweep_dir, ns)
+    _report(study, store.shown, sweep_dir, ns)
     return 0

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +16,7 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from lightkit.errors import UsageError
+from lightkit.runs.layout import RUNS_ROOT
 
 __all__ = ["PLOTS", "export_best", "print_summary", "save_plots", "write_trials_csv"]
 
@@ -169,7 +174,8 @@ def save_plots(study: optuna.Study, out_dir: Path) -> tuple[list[Path], list[str
                 warnings.simplefilter("ignore")
                 axes = getattr(plots, function)(study)
             figure = (axes.flat[0] if hasattr(axes, "flat") else axes).get_figure()
-            figure.savefig(out_dir / filename, dpi=110, bbox_inches="tight")
+            with _replacing(out_dir / filename) as tmp:
+                figure.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
             plt.close(figure)
             written.append(out_dir / filename)
         except (ValueError, RuntimeError, ZeroDivisionError, IndexError) as err:
@@ -182,17 +188,39 @@ def save_plots(study: optuna.Study, out_dir: Path) -> tuple[list[Path], list[str
 def write_trials_csv(study: optuna.Study, path: Path) -> Path:
     """Every trial as one CSV row: number, state, value, parameters, timing, run directory."""
     frame = study.trials_dataframe(attrs=("number", "state", "value", "params", "duration", "user_attrs"))
-    drop = [c for c in frame.columns if c in ("user_attrs_config", "user_attrs_worker")]
-    frame = frame.drop(columns=drop)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
+    if "user_attrs_worker" in frame.columns:  # {"host", "pid", ...} -> host:pid
+        frame["user_attrs_worker"] = [
+            f"{w.get('host')}:{w.get('pid')}" if isinstance(w, dict) else w
+            for w in frame["user_attrs_worker"]
+        ]
+    frame = frame.drop(columns=[c for c in frame.columns if c == "user_attrs_config"])
+    with _replacing(path) as tmp:
+        frame.to_csv(tmp, index=False)
     return path
+
+
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` that replaces ``path`` at the end.
+
+    Workers that share a sweep directory then each write whole files, never a mix.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def export_best(study: optuna.Study, path: Path) -> FrozenTrial:
     """Write the best trial's full resolved config to ``path``; ``lightkit fit --config path`` reruns it.
 
-    The run section is reset, so the rerun gets a fresh run directory under ``runs/``.
+    The run name and ``trainer.default_root_dir`` are reset, so the rerun gets a fresh run
+    directory under ``runs/`` rather than the trial's own.
 
     Raises:
         UsageError: No trial has finished, or the best trial's config was not recorded.
@@ -213,7 +241,9 @@ def export_best(study: optuna.Study, path: Path) -> FrozenTrial:
         )
     config = yaml.safe_load(text) or {}
     if isinstance(config.get("run"), dict):
-        config["run"] = {**config["run"], "name": None, "root": "runs"}
+        config["run"] = {k: v for k, v in config["run"].items() if k != "root"} | {"name": None}
+    if isinstance(config.get("trainer"), dict):
+        config["trainer"] = {**config["trainer"], "default_root_dir": RUNS_ROOT}
     metric = study.user_attrs.get("metric", "value")
     header = (
         f"# Best trial {best.number} of sweep {study.study_name!r}: {metric}={best.value:.6g}\n"

@@ -1,8 +1,11 @@
 """The sweep worker: takes trials from the study until it holds ``n_trials`` finished or pruned ones.
 
 Every trial is ``lightkit fit`` run in this process with the base config, the sampled values as
-flags and ``--run.root <sweep dir>/runs --run.name trial-NNNN``. Many workers can run this loop on
-one study at the same time; each counts the study's trials before it asks for a new one.
+flags and ``--run.root <sweep dir>/runs --run.name trial-NNNN``. Many workers can
+run this loop on one study at the same time: each counts the study's trials and creates the next
+one under the storage's lock, so together they start exactly ``n_trials``. A worker with nothing
+left to start waits for the trials other workers are running, so that one whose worker dies is
+failed and run again here, rather than leaving the study short.
 """
 
 from __future__ import annotations
@@ -21,20 +24,18 @@ from types import FrameType
 from typing import Any
 
 import optuna
-from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from lightkit.errors import ConfigError
 from lightkit.sweep.space import SweepSpec, trial_flags
+from lightkit.sweep.storage import Store
 from lightkit.sweep.study import (
-    HEARTBEAT_INTERVAL,
-    MAX_RETRY,
     WORKER_ATTR,
-    ask_lock,
     count_done,
     grid_size,
-    lock_file,
     make_sampler,
+    queue_retry,
     recover_stale_trials,
     worker_identity,
 )
@@ -52,7 +53,7 @@ class SweepRun:
         sweep_dir: The sweep directory; trials' run directories go in ``runs/`` under it.
         base_args: ``lightkit fit`` arguments shared by every trial (``--config`` files, flags).
         n_trials: Finished plus pruned trials to reach.
-        url: The storage URL.
+        store: The storage the study lives in, with its lock and heartbeat settings.
     """
 
     spec: SweepSpec
@@ -60,8 +61,10 @@ class SweepRun:
     sweep_dir: Path
     base_args: list[str]
     n_trials: int
-    url: str = ""
+    store: Store
     out: Any = field(default_factory=lambda: sys.stdout)
+    #: trial id -> when this worker first saw it RUNNING with no worker recorded
+    unclaimed: dict[int, float] = field(default_factory=dict)
 
     def say(self, text: str) -> None:
         """Print one progress line."""
@@ -84,16 +87,16 @@ def _format(value: Any) -> str:
 
 
 @contextlib.contextmanager
-def _heartbeat(study: optuna.Study, trial_id: int) -> Iterator[None]:
-    """Record a heartbeat for the trial every ``HEARTBEAT_INTERVAL`` seconds while it runs."""
-    storage = study._storage
+def _heartbeat(run: SweepRun, trial_id: int) -> Iterator[None]:
+    """Record a heartbeat for the trial every heartbeat interval while it runs."""
+    storage = run.study._storage
+    interval = run.store.heartbeat.interval
     stop = threading.Event()
 
     def beat() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(Exception):  # a missed beat only delays stale detection
+        while not stop.wait(interval):
+            with contextlib.suppress(Exception):  # a missed beat only brings the grace period closer
                 storage.record_heartbeat(trial_id)
-            stop.wait(HEARTBEAT_INTERVAL)
 
     thread = threading.Thread(target=beat, name=f"lightkit-heartbeat-{trial_id}", daemon=True)
     thread.start()
@@ -104,6 +107,11 @@ def _heartbeat(study: optuna.Study, trial_id: int) -> Iterator[None]:
         thread.join()
 
 
+#: set by the SIGTERM handler: the KeyboardInterrupt it raises can surface as another error (one
+#: raised inside torch.save comes out as a RuntimeError), and the trial still counts as interrupted
+_TERMINATED = threading.Event()
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Turn SIGTERM into KeyboardInterrupt, so ``kill`` ends the current trial cleanly."""
@@ -112,6 +120,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        _TERMINATED.set()
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, handler)
@@ -121,33 +130,84 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _say_recovered(run: SweepRun) -> None:
+    """Fail and queue again the trials whose worker died (call it under the study's lock)."""
+    for found in recover_stale_trials(run.study, run.store.heartbeat.grace, unclaimed=run.unclaimed):
+        again = f", queued again as trial {found.retry}" if found.retry is not None else ""
+        run.say(f"trial {found.number} was left running: {found.reason}; marked failed{again}")
+
+
 def _next_trial(run: SweepRun) -> optuna.Trial | None:
-    """Create the next trial, or ``None`` when the study has (or is running) enough trials."""
-    with ask_lock(lock_file(run.url, run.sweep_dir)):
+    """Create the next trial, or ``None`` when the study has (or is running) enough trials.
+
+    Recovering dead workers' trials, counting and creating happen under the storage's lock, so
+    workers together never start more than ``n_trials``. The new trial beats once and records its
+    worker before the lock is released.
+    """
+    with run.store.lock(run.study.study_name):
+        _say_recovered(run)
         done, running = count_done(run.study)
         if done + running >= run.n_trials:
             return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "heartbeat is supposed to be used with optimize"
             trial = run.study.ask()
+        run.study._storage.record_heartbeat(trial._trial_id)
         trial.set_user_attr(WORKER_ATTR, worker_identity())
         if "seed" in run.spec.sampler[1]:
             run.study.sampler = make_sampler(run.spec, trial.number)
         return trial
 
 
-def _tell(run: SweepRun, trial: optuna.Trial, state: TrialState, value: float | None = None) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        run.study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+def _wait_for_others(run: SweepRun) -> bool:
+    """Wait while other workers run the study's last trials; ``False`` once the study is complete.
+
+    Returns ``True`` as soon as there is a trial to start here (one that died was queued again).
+    """
+    poll = min(5.0, float(run.store.heartbeat.interval))
+    said = False
+    while True:
+        with run.store.lock(run.study.study_name):
+            _say_recovered(run)
+            done, running = count_done(run.study)
+        if done + running < run.n_trials:
+            return True
+        if running == 0:
+            return False
+        if not said:
+            numbers = [t.number for t in run.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+            shown = ", ".join(str(n) for n in numbers)
+            run.say(
+                f"waiting for {running} trial{'s' if running > 1 else ''} running in other workers "
+                f"({shown}); a trial whose worker dies is run again here"
+            )
+            said = True
+        time.sleep(poll)
+
+
+def _tell(run: SweepRun, trial: optuna.Trial, state: TrialState, value: float | None = None) -> bool:
+    """Tell the study how the trial ended; ``False`` if another worker failed it meanwhile."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run.study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+    except UpdateFinishedTrialError:
+        return False
+    return True
 
 
 def _retry(run: SweepRun, trial: optuna.Trial) -> None:
     """Queue the (failed) trial again with the same values."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        frozen = run.study._storage.get_trial(trial._trial_id)
-        RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(run.study, frozen)
+    queue_retry(run.study, run.study._storage.get_trial(trial._trial_id))
+
+
+def _taken_over(run: SweepRun, trial: optuna.Trial) -> str:
+    frozen = run.study._storage.get_trial(trial._trial_id)
+    reason = str(frozen.user_attrs.get("error", "")).removeprefix("interrupted: ") or "no heartbeat"
+    return (
+        f"trial {trial.number:>3}  was failed by another worker while it ran ({reason}); "
+        "its result is dropped and the retry runs in that worker"
+    )
 
 
 def run_one(run: SweepRun, trial: optuna.Trial) -> str:
@@ -165,10 +225,18 @@ def run_one(run: SweepRun, trial: optuna.Trial) -> str:
     args = [*run.base_args, *trial_flags(spec, values), "--run.name", f"trial-{trial.number:04d}"]
     reporter = TrialReporter(trial, spec.metric, on_start=lambda text: trial.set_user_attr("config", text))
     started = time.monotonic()
-    with _heartbeat(run.study, trial._trial_id):
+    _TERMINATED.clear()
+    with _heartbeat(run, trial._trial_id):
         outcome = run_trial(args, reporter, on_run_dir=lambda path: trial.set_user_attr("run_dir", str(path)))
+    if _TERMINATED.is_set():
+        outcome.state = "interrupted"
     seconds = time.monotonic() - started
     gc.collect()  # trainers, models and loggers of finished trials; a long sweep stays flat in memory
+    if run.study._storage.get_trial(trial._trial_id).state != TrialState.RUNNING:
+        run.say(_taken_over(run, trial))  # this worker looked dead (a pause past the grace period)
+        if outcome.state == "interrupted":
+            raise KeyboardInterrupt
+        return "taken_over"
     trial.set_user_attr("epochs", len(outcome.values))
     names = short_names([p.name for p in spec.params])
     shown = "  ".join(f"{names[k]}={_format(v)}" for k, v in values.items())
@@ -214,10 +282,9 @@ def run_trials(run: SweepRun) -> None:
     if limit is not None and run.n_trials > limit:
         run.say(f"the grid has {limit} combinations: running {limit} trials, not {run.n_trials}")
         run.n_trials = limit
-    for failed, retry in recover_stale_trials(run.study):
-        again = f", queued again as trial {retry}" if retry is not None else ""
-        run.say(f"trial {failed} was left running by a process that is gone: marked failed{again}")
-    done, running = count_done(run.study)
+    with run.store.lock(run.study.study_name):
+        _say_recovered(run)
+        done, running = count_done(run.study)
     left = run.n_trials - done - running
     busy = f", {running} running in other workers" if running else ""
     run.say(
@@ -228,6 +295,8 @@ def run_trials(run: SweepRun) -> None:
         while True:
             trial = _next_trial(run)
             if trial is None:
+                if _wait_for_others(run):
+                    continue
                 break
             try:
                 run_one(run, trial)
@@ -243,6 +312,3 @@ def run_trials(run: SweepRun) -> None:
                         if isinstance(stop, KeyboardInterrupt):
                             _retry(run, trial)
                 raise
-            for failed, retry in recover_stale_trials(run.study):
-                again = f", queued again as trial {retry}" if retry is not None else ""
-                run.say(f"trial {failed} was left running by a process that is gone: marked failed{again}")

@@ -1,41 +1,53 @@
-"""The Optuna study behind a sweep: storage, sampler, pruner, and recovery of interrupted trials.
+"""The Optuna study behind a sweep: sampler, pruner, and recovery of trials whose worker died.
 
-Storage is a SQLite file in the sweep directory unless ``--storage`` names a database that many
-workers share. Trials record the worker that runs them (host and process id). A trial left
-RUNNING by a process that no longer exists on this host is marked FAIL and queued again with the
-same parameters, so a killed sweep resumes with no trial lost or run twice. Workers on other
-machines are covered by Optuna's heartbeat: a RUNNING trial whose worker stopped beating for
-``GRACE_PERIOD`` seconds is failed and retried the same way by whichever worker looks next.
+A trial is created by :func:`next_trial` under the storage's lock (see
+:mod:`lightkit.sweep.storage`), so workers never start more than ``n_trials`` between them. It
+records its worker (host, process id, PID namespace) and beats a heartbeat while it runs. A
+RUNNING trial is recovered (marked FAIL, with the reason in its ``error`` attribute, and queued
+again with the same values, at most ``MAX_RETRY`` times) by whichever worker looks next when:
+
+* its worker ran on this host, in this PID namespace, and that process is gone (``kill -9``, a
+  crash): found at once;
+* its last heartbeat is older than the grace period (a worker on another machine that died or
+  lost the network);
+* it never beat and is older than the grace period (its worker died between creating the trial
+  and its first beat).
+
+Trial numbers come from the storage (unique in the study), and a trial's run directory is named
+after its number, so a retried trial gets a new number and a new directory.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import os
 import socket
-import time
 import warnings
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
 
 from lightkit.errors import ConfigError, UsageError
 from lightkit.sweep.space import SweepSpec
+from lightkit.sweep.storage import Store
 
 __all__ = [
     "DONE_STATES",
+    "MAX_RETRY",
     "PRUNERS",
     "SAMPLERS",
     "WORKER_ATTR",
+    "Recovered",
     "count_done",
-    "lock_file",
+    "grid_size",
+    "make_pruner",
+    "make_sampler",
     "open_study",
-    "shown_url",
+    "queue_retry",
     "recover_stale_trials",
     "storage_url",
     "worker_identity",
@@ -45,8 +57,6 @@ __all__ = [
 DONE_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
 #: user attribute that records which process runs a trial
 WORKER_ATTR = "worker"
-HEARTBEAT_INTERVAL = 20
-GRACE_PERIOD = 90
 #: how often a stale trial is queued again before it is left failed
 MAX_RETRY = 3
 
@@ -67,16 +77,6 @@ PRUNERS: dict[str, str] = {
     "wilcoxon": "WilcoxonPruner",
     "none": "NopPruner",
 }
-
-
-def shown_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``, for printing."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: print it as given
-        return url
 
 
 def storage_url(sweep_dir: Path) -> str:
@@ -145,76 +145,16 @@ def grid_size(spec: SweepSpec) -> int | None:
     return size
 
 
-def lock_file(url: str, sweep_dir: Path) -> Path:
-    """The file whose lock local workers share: next to a SQLite database, else in the sweep directory."""
-    if url.startswith("sqlite:///") and ":memory:" not in url:
-        database = Path(url[len("sqlite:///") :].split("?", 1)[0])
-        return database.with_name(database.name + ".lock")
-    return sweep_dir / ".ask.lock"
-
-
-def _storage(url: str, lock: Path | None = None) -> RDBStorage:
-    """The RDB storage at ``url``, opened under the sweep directory's lock.
-
-    Two workers creating the same SQLite schema at once collide; other databases get retries.
-    """
-    attempts = 3
-    for attempt in range(attempts):
-        with ask_lock(lock) if lock is not None else contextlib.nullcontext():
-            try:
-                return _open_storage(url)
-            except UsageError:
-                if attempt == attempts - 1:
-                    raise
-        time.sleep(1.0 + attempt)
-    raise AssertionError("unreachable")
-
-
-def _open_storage(url: str) -> RDBStorage:
-    engine_kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        # several local workers take turns writing the file; wait instead of failing
-        engine_kwargs["connect_args"] = {"timeout": 120}
-    else:
-        engine_kwargs["pool_pre_ping"] = True
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        try:
-            return RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=HEARTBEAT_INTERVAL,
-                grace_period=GRACE_PERIOD,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
-            )
-        except ImportError as err:
-            raise UsageError(
-                f"storage {shown_url(url)!r} needs a database driver that is missing ({err.name or err})",
-                "PostgreSQL: pip install psycopg2-binary; MySQL: pip install pymysql (and use mysql+pymysql://).",
-            ) from None
-        except Exception as err:  # noqa: BLE001 - SQLAlchemy raises many kinds; all mean "cannot open"
-            raise UsageError(
-                f"cannot open the study storage {shown_url(url)!r}: {str(err).splitlines()[0]}",
-                "check the URL (sqlite:///path.db, postgresql://user:pass@host/db, mysql+pymysql://...) "
-                "and that the database server is reachable.",
-            ) from None
-
-
-def open_study(
-    spec: SweepSpec, url: str, study_name: str | None, create: bool = True, lock: Path | None = None
-) -> optuna.Study:
-    """Load the study ``study_name`` from ``url``, creating it when ``create`` is set.
+def open_study(spec: SweepSpec, store: Store, study_name: str | None, create: bool = True) -> optuna.Study:
+    """Load the study ``study_name`` from ``store``, creating it when ``create`` is set.
 
     Without ``create``, a ``study_name`` of ``None`` means the storage's only study.
 
-    ``lock`` is the :func:`lock_file` that local workers share.
-
     Raises:
-        UsageError: The storage cannot be opened, the study does not exist (``create=False``),
-            or it exists with another direction or metric.
+        UsageError: The study does not exist (``create=False``), or it exists with another
+            direction or metric.
     """
-    storage = _storage(url, lock)
+    storage, where = store.storage, store.shown
     sampler = make_sampler(spec)
     pruner = make_pruner(spec)
     if not create:
@@ -223,9 +163,9 @@ def open_study(
             study_name = names[0]
         if study_name not in names:
             raise UsageError(
-                f"no study {study_name!r} in {shown_url(url)}"
+                f"no study {study_name!r} in {where}"
                 if study_name
-                else f"{shown_url(url)} holds {len(names)} studies",
+                else f"{where} holds {len(names)} studies",
                 f"studies there: {', '.join(names) or 'none'}; pick one with --study_name.",
             )
         return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
@@ -243,16 +183,28 @@ def open_study(
         study.set_user_attr("value", spec.value)
     elif stored != spec.metric or study.direction.name.lower() != spec.direction:
         raise UsageError(
-            f"study {study_name!r} in {shown_url(url)} optimises {stored} ({study.direction.name.lower()}), "
+            f"study {study_name!r} in {where} optimises {stored} ({study.direction.name.lower()}), "
             f"but {spec.source} says {spec.metric} ({spec.direction})",
             "use another study (--study_name or --dir), or set metric and direction back.",
         )
     return study
 
 
+def _pid_namespace() -> int | None:
+    """The inode of this process's PID namespace (Linux): processes of other containers differ."""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+
+
 def worker_identity() -> dict[str, Any]:
-    """This process as a trial records it: host name and process id."""
-    return {"host": socket.gethostname(), "pid": os.getpid()}
+    """This process as a trial records it: host name, process id and PID namespace."""
+    identity: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
+    namespace = _pid_namespace()
+    if namespace is not None:
+        identity["pidns"] = namespace
+    return identity
 
 
 def _process_exists(pid: int) -> bool:
@@ -265,49 +217,112 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def _is_stale_here(trial: FrozenTrial, busy: set[int]) -> bool:
+def _gone_here(trial: FrozenTrial, busy: set[int]) -> str | None:
+    """Why the trial's worker is known to be dead, when it ran in this host's PID namespace."""
     worker = trial.user_attrs.get(WORKER_ATTR)
     if not isinstance(worker, dict) or worker.get("host") != socket.gethostname():
-        return False
+        return None
+    if "pidns" in worker and worker["pidns"] != _pid_namespace():
+        return None  # another container on this host: its process ids are not ours to check
     pid = worker.get("pid")
     if not isinstance(pid, int):
-        return False
+        return None
+    gone = f"process {pid} on {worker['host']} is gone"
     if pid == os.getpid():
-        return trial.number not in busy
-    return not _process_exists(pid)
+        return gone if trial.number not in busy else None
+    return None if _process_exists(pid) else gone
 
 
-def recover_stale_trials(study: optuna.Study, busy: set[int] = frozenset()) -> list[tuple[int, int | None]]:
-    """Fail the trials left RUNNING by dead processes and queue each again with its parameters.
+def queue_retry(study: optuna.Study, trial: FrozenTrial) -> int | None:
+    """Queue a failed trial again with the same values; returns the new trial's number.
 
-    Looks at trials run on this host (by process id) and lets Optuna's heartbeat handle the
-    others. ``busy`` holds the numbers of trials this process is running right now.
-
-    Returns:
-        ``(failed trial number, number of the queued retry or None)`` for each recovered trial.
+    What Optuna's ``RetryHeartbeatStaleTrialCallback`` does (the same ``failed_trial`` and
+    ``retry_history`` system attributes, at most ``MAX_RETRY`` times), without copying the user
+    attributes: the retry gets its own worker, run directory and config, and no error.
+    Also usable as a storage's ``heartbeat_stale_trial_callback``.
     """
+    history = [*trial.system_attrs.get("retry_history", []), trial.number]
+    if len(history) > MAX_RETRY:
+        return None
+    system_attrs = {
+        "failed_trial": trial.system_attrs.get("failed_trial", trial.number),
+        "retry_history": history,
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
-        optuna.storages.fail_stale_trials(study)
-        recovered: list[tuple[int, int | None]] = []
-        storage = study._storage
-        retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if not _is_stale_here(trial, set(busy)):
+        study.add_trial(
+            optuna.create_trial(
+                state=TrialState.WAITING,
+                params=trial.params,
+                distributions=trial.distributions,
+                system_attrs=system_attrs,
+            )
+        )
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    return next((t.number for t in reversed(waiting) if t.system_attrs.get("retry_history") == history), None)
+
+
+@dataclass
+class Recovered:
+    """A trial failed because its worker died, and its retry.
+
+    Attributes:
+        number: The failed trial's number.
+        reason: Why its worker counts as dead.
+        retry: Number of the queued retry, or ``None`` when it was retried ``MAX_RETRY`` times already.
+    """
+
+    number: int
+    reason: str
+    retry: int | None
+
+
+def recover_stale_trials(
+    study: optuna.Study, grace: int, busy: set[int] = frozenset(), unclaimed: dict[int, float] | None = None
+) -> list[Recovered]:
+    """Fail the trials whose worker died and queue each again with its values.
+
+    Args:
+        study: The study.
+        grace: Seconds without a heartbeat after which a trial of another host counts as dead.
+        busy: Numbers of the trials this process is running.
+        unclaimed: Trial id -> ``time.monotonic()`` when this process first saw it RUNNING with no
+            worker recorded; kept by the caller between calls.
+
+    Returns:
+        The recovered trials.
+    """
+    import time
+
+    storage = study._storage
+    stale_ids: set[int] = set()
+    if isinstance(storage, BaseHeartbeat) and is_heartbeat_enabled(storage):
+        stale_ids = set(storage._get_stale_trial_ids(study._study_id))
+    now = time.monotonic()
+    recovered: list[Recovered] = []
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if unclaimed is not None:
+        for trial_id in set(unclaimed) - {t._trial_id for t in running}:
+            del unclaimed[trial_id]
+    for trial in running:
+        reason = _gone_here(trial, set(busy))
+        if reason is None and trial._trial_id in stale_ids and trial.number not in busy:
+            reason = f"no heartbeat for {grace} s"
+        if reason is None and WORKER_ATTR not in trial.user_attrs and unclaimed is not None:
+            first = unclaimed.setdefault(trial._trial_id, now)
+            if now - first > grace:
+                reason = f"no worker claimed it in {grace} s"
+        if reason is None:
+            continue
+        try:
+            storage.set_trial_user_attr(trial._trial_id, "error", f"interrupted: {reason}")
+            if not storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
                 continue
-            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # another worker was faster
-                storage.set_trial_user_attr(trial._trial_id, "error", "interrupted: its process is gone")
-                if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
-                    retry(study, storage.get_trial(trial._trial_id))
-                    recovered.append((trial.number, None))
-        waiting = [
-            t
-            for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-            if t.number not in before
-        ]
-        by_origin = {t.system_attrs.get("retry_history", [None])[-1]: t.number for t in waiting}
-        return [(number, by_origin.get(number)) for number, _ in recovered]
+        except optuna.exceptions.UpdateFinishedTrialError:  # another worker was faster
+            continue
+        retry = queue_retry(study, storage.get_trial(trial._trial_id))
+        recovered.append(Recovered(trial.number, reason, retry))
+    return recovered
 
 
 def count_done(study: optuna.Study) -> tuple[int, int]:
@@ -315,25 +330,3 @@ def count_done(study: optuna.Study) -> tuple[int, int]:
     trials = study.get_trials(deepcopy=False, states=(*DONE_STATES, TrialState.RUNNING))
     done = sum(t.state in DONE_STATES for t in trials)
     return done, len(trials) - done
-
-
-@contextlib.contextmanager
-def ask_lock(path: Path) -> Iterator[None]:
-    """Hold a file lock while a worker counts trials and creates the next one.
-
-    ``path`` is the :func:`lock_file`. Workers on one machine then never start more trials than
-    ``n_trials`` between them. (Workers on other machines share only the database: they may
-    overshoot by one trial each when they start at the same instant.)
-    """
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; rely on the count alone
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
