@@ -101,6 +101,15 @@ _STATE_STYLE = {"finished": "green", "running": "cyan", "failed": "red", "interr
 
 
 # -- list ------------------------------------------------------------------------------------------
+def _tracking_where(info: Any) -> str:
+    """``mlflow sqlite:///runs/mlflow.db``: the tracker and where it logged, without passwords."""
+    from lightkit.tracking.record import shown_uri
+
+    if not info.tracking:
+        return "-"
+    return f"{info.tracking} {shown_uri(info.tracking_uri) or ''}".strip()
+
+
 def _list(root: str, as_json: bool) -> int:
     base = Path(root)
     if not base.is_dir():
@@ -117,7 +126,9 @@ def _list(root: str, as_json: bool) -> int:
         return 0
     from rich.text import Text
 
-    table = _table("name", "model", "data", "started", "duration", "state", "best", title=f"runs in {root}")
+    tracked = any(info.tracking for info in infos)  # tracking columns only where some run was tracked
+    columns = ("name", "model", "data", "started", "duration", "state", "best")
+    table = _table(*columns, *(("tracking", "tracker run") if tracked else ()), title=f"runs in {root}")
     for info in infos:
         best = f"{info.monitor}={_number(info.best)}" if info.monitor and info.best is not None else "-"
         if info.best_epoch:
@@ -130,6 +141,7 @@ def _list(root: str, as_json: bool) -> int:
             _duration(info.duration_s),
             Text(info.state, style=_STATE_STYLE.get(info.state, "")),
             best,
+            *((Text(_tracking_where(info)), Text(info.tracking_run_id or "-")) if tracked else ()),
         )
     _print(table)
     return 0
@@ -202,6 +214,9 @@ def _show(value: str, root: str, as_json: bool) -> int:
     head.add_row("started", info.started or "-")
     head.add_row("duration", _duration(info.duration_s))
     head.add_row("epochs", str(info.epochs))
+    if info.tracking:
+        head.add_row("tracking", Text(_tracking_where(info)))
+        head.add_row("tracker run", Text(info.tracking_run_id or "-"))
     if info.monitor:
         head.add_row(
             "best",
@@ -221,13 +236,21 @@ def _show(value: str, root: str, as_json: bool) -> int:
     ckpt_table = _table("checkpoint", "size", "modified", title="checkpoints")
     for ckpt in checkpoints:
         ckpt_table.add_row(ckpt["file"], f"{ckpt['size_kb']} KB", ckpt["modified"])
-    parts = [head, config_table, version_table, metric_table]
+    parts = [head, config_table, version_table, metric_table if final else Text(_no_metrics(run, trainer))]
     if checkpoints:
         parts.append(ckpt_table)
     if files:
         parts.append(Text("files: " + ", ".join(files)))
     _print(*[item for part in parts for item in (part, Text(""))][:-1])
     return 0
+
+
+def _no_metrics(run: Path, trainer: dict[str, Any]) -> str:
+    """What ``runs show`` says instead of an empty metrics table."""
+    if (run / "metrics.csv").is_file():
+        return "no metrics: metrics.csv holds no values yet"
+    why = " (trained with trainer.logger: false)" if trainer.get("logger") is False else ""
+    return f"no metrics: the run has no metrics.csv{why}"
 
 
 # -- plot ------------------------------------------------------------------------------------------
