@@ -181,7 +181,7 @@ def lightkit_fit_argv(settings: Settings, model: str, run_name: str) -> list[str
         str(settings.epochs),
         "--seed_everything",
         "42",
-        "--run.root",
+        "--trainer.default_root_dir",
         str(settings.workdir / "runs"),
         "--run.name",
         run_name,

@@ -47,11 +47,26 @@ def _pick_in_run(run: Path, which: str) -> Path:
     for name in order:
         if (ckpts / f"{name}.ckpt").is_file():
             return ckpts / f"{name}.ckpt"
-    found = sorted(p.name for p in ckpts.glob("*.ckpt")) if ckpts.is_dir() else []
+    found = sorted(ckpts.glob("*.ckpt"), key=os.path.getmtime) if ckpts.is_dir() else []
+    if found:  # a run of another ModelCheckpoint: Lightning's epoch=N-step=M.ckpt, or the user's names
+        return found[-1] if which == "last" else (_best_recorded(found[-1]) or found[-1])
     raise CheckpointError(
         f"run directory {str(run)!r} has no {' or '.join(f'{n}.ckpt' for n in order)}",
-        f"checkpoints there: {found}" if found else "did that run finish an epoch? Its checkpoints/ folder is empty.",
+        "did that run finish an epoch? Its checkpoints/ folder is empty.",
     )
+
+
+def _best_recorded(newest: Path) -> Path | None:
+    """The best checkpoint a ModelCheckpoint recorded in ``newest`` (its callback state), if it exists."""
+    try:
+        states = _torch_load(newest, weights_only=True).get("callbacks") or {}
+    except Exception:  # noqa: BLE001 - an unreadable file is reported when it is loaded for real
+        return None
+    for key, state in states.items():
+        path = state.get("best_model_path") if str(key).startswith("ModelCheckpoint") else None
+        if path and Path(path).is_file():
+            return Path(path)
+    return None
 
 
 def resolve_ckpt_path(value: str, runs_root: str | Path, run_name: str | None = None) -> Path:

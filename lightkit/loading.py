@@ -70,6 +70,14 @@ class OpenedCheckpoint:
     config: dict[str, Any]
     run_dir: Path | None
 
+    def model_config(self) -> dict[str, Any]:
+        """The ``model`` section as ``{class_path, init_args}`` (see :func:`_model_config`)."""
+        return _model_config(self)
+
+    def data_config(self) -> dict[str, Any] | None:
+        """The ``data`` section as ``{class_path, init_args}``, or ``None`` when nothing records one."""
+        return _data_config(self)
+
     @property
     def classes(self) -> dict[str, str]:
         """Class paths of the model and data module that wrote the checkpoint, where recorded."""
@@ -256,8 +264,8 @@ def load_run(
     apply_import_policy()
     opened = open_checkpoint(path, root, name)
     config = copy.deepcopy(opened.config)
-    data_cfg = _data_config(opened)
-    model_cfg = _model_config(opened)
+    data_cfg = opened.data_config()
+    model_cfg = opened.model_config()
     for key, section in (("data", data_cfg), ("model", model_cfg)):
         changes = (overrides or {}).get(key)
         if changes and section is not None:

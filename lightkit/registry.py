@@ -30,6 +30,7 @@ __all__ = [
     "KINDS",
     "Plugin",
     "collisions",
+    "did_you_mean",
     "find",
     "list_plugins",
     "load",
@@ -169,6 +170,19 @@ def suggest(name: str, candidates: list[str], n: int = 3) -> list[str]:
     return [by_lower[c] for c in close]
 
 
+def did_you_mean(name: str, candidates: list[str], n: int = 1, quote: str = "{!r}") -> str:
+    """``"did you mean 'wine'? "`` for the closest of ``candidates`` (up to ``n``, joined by "or"), or ``""``.
+
+    Args:
+        name: What was given.
+        candidates: The valid names.
+        n: How many close names to offer.
+        quote: How each name is written (``"'--{}'"`` for flags).
+    """
+    close = suggest(name, candidates, n=n)
+    return f"did you mean {' or '.join(quote.format(c) for c in close)}? " if close else ""
+
+
 def find(kind: str, name: str, *, source: str = "") -> Plugin:
     """The one plugin of ``kind`` named ``name``.
 
@@ -185,9 +199,7 @@ def find(kind: str, name: str, *, source: str = "") -> Plugin:
     where = f" (from {source})" if source else ""
     word = _NOUN[kind]
     if not matches:
-        names = [p.name for p in list_plugins(kind)]
-        close = suggest(name, names)
-        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        hint = did_you_mean(name, [p.name for p in list_plugins(kind)], n=3)
         hint += "See `lightkit plugins list`, or give a full class path."
         raise PluginNotFound(f"unknown {word} {name!r}{where}", hint)
     if len(matches) > 1:

@@ -214,7 +214,7 @@ def churn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("runs")
     args = ["fit", "--config", CHURN, "--data.path", str(CHURN_CSV), "--trainer.max_epochs", "1"]
-    code = main([*args, "--trainer.enable_model_summary", "false", "--run.root", str(root), "--run.name", "churn"])
+    code = main([*args, "--trainer.enable_model_summary", "false", "--trainer.default_root_dir", str(root), "--run.name", "churn"])
     assert code == 0
     return root / "churn"
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import lightning  # noqa: F401 - imported at collection, so its log handler binds to the session's stderr
+import pytest
 import torch
 from conftest import CONFIGS
 
@@ -26,7 +27,14 @@ def _start(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subp
     """``python ARGS`` in ``workdir``, with stdout and stderr going to files there."""
     with open(workdir / "proc.out", "w") as out, open(workdir / "proc.err", "w") as err:
         return subprocess.Popen(
-            [sys.executable, *args], cwd=workdir, stdout=out, stderr=err, env={**os.environ, **(env or {})}
+            [sys.executable, *args],
+            cwd=workdir,
+            stdout=out,
+            stderr=err,
+            env={**os.environ, **(env or {})},
+            # a shell's background jobs ignore SIGINT, and Python then installs no Ctrl-C handler:
+            # give the child the default disposition, as a terminal would
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
 
 
@@ -98,20 +106,61 @@ def test_a_crash_in_the_middle_of_a_write_leaves_last_ckpt_whole(workdir: Path):
     assert [p.name for p in target.parent.glob("*.ckpt")] == ["last.ckpt"]  # the partial file is never offered
 
 
-def test_sigterm_saves_a_checkpoint_and_exits_with_143(workdir: Path):
-    proc = _start_fit(workdir, "--trainer.max_epochs", "1000", "--run.name", "term")
-    last = workdir / "runs" / "term" / "checkpoints" / "last.ckpt"
-    _wait_for(last, proc)
-    before = _load(last)["global_step"]
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait() == 143
+def _wait_for_epoch(last: Path, proc: subprocess.Popen, epoch: int) -> None:
+    """Poll until ``last.ckpt`` holds at least ``epoch`` (0-based); fail if the process ends first."""
+    while True:
+        _wait_for(last, proc)
+        if _load(last)["epoch"] >= epoch:  # the file is replaced whole, so it always loads
+            return
+        assert proc.poll() is None, _stderr(last)
+        time.sleep(0.01)
+
+
+def _epochs_logged(run: Path) -> list[int]:
+    """The epoch of every epoch-level validation row of ``metrics.csv``."""
+    import csv
+
+    with open(run / "metrics.csv", newline="") as handle:
+        return [int(float(r["epoch"])) for r in csv.DictReader(handle) if r.get("val_loss")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signal_", "code", "said"),
+    [(signal.SIGKILL, -signal.SIGKILL, None), (signal.SIGTERM, 143, "received SIGTERM"), (signal.SIGINT, 130, "interrupted (Ctrl-C)")],
+    ids=["kill-9", "SIGTERM", "Ctrl-C"],
+)
+def test_a_stopped_run_resumes_exactly(lightkit, workdir: Path, signal_: signal.Signals, code: int, said: str | None):
+    """Stopped at any moment and resumed from ``last``, a run ends with the weights of one never stopped."""
+    epochs = "30"
+    proc = _start_fit(workdir, "--trainer.max_epochs", epochs, "--run.name", "stopped")
+    last = workdir / "runs" / "stopped" / "checkpoints" / "last.ckpt"
+    try:
+        _wait_for_epoch(last, proc, 2)
+        proc.send_signal(signal_)
+        assert proc.wait(timeout=120) == code, _stderr(workdir)
+    finally:
+        proc.kill()
     err = _stderr(workdir)
     assert "Traceback" not in err
-    assert "received SIGTERM at epoch" in err
-    assert f"saved {last.resolve()}" in err or "saved runs/term/checkpoints/last.ckpt" in err
-    assert "resume with: lightkit fit --ckpt_path" in err
-    saved = _load(last)
-    assert saved["global_step"] >= before and "optimizer_states" in saved and "lightkit" in saved
+    stopped_at = _load(last)["epoch"]
+    assert stopped_at >= 2
+    if said is not None:
+        assert said in err and "holds the last complete epoch" in err
+        assert "resume with: lightkit fit --ckpt_path last --run.name stopped" in err
+
+    resumed = lightkit("fit", "--ckpt_path", "last", "--run.name", "stopped", "--trainer.max_epochs", epochs)
+    assert resumed.code == 0, resumed.err
+    assert f"epoch {stopped_at + 2}/{epochs}" in resumed.out and "epoch 1/" not in resumed.out
+    straight = lightkit("fit", "--config", WINE, "--trainer.max_epochs", epochs, "--run.name", "straight",
+                        "--trainer.enable_model_summary", "false")  # fmt: skip
+    assert straight.code == 0, straight.err
+    a, b = _load(workdir / "runs/straight/checkpoints/last.ckpt"), _load(last)
+    assert (a["epoch"], a["global_step"]) == (b["epoch"], b["global_step"]) == (29, a["global_step"])
+    for key, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][key]), key
+    logged = _epochs_logged(workdir / "runs" / "stopped")
+    assert logged == list(range(30)), logged  # every epoch once, in order
 
 
 NAN_MODEL = '''

@@ -67,8 +67,11 @@ def test_plugin_of_the_wrong_kind_is_refused(extra_plugins):
         registry.load(wrong)
 
 
-def test_resolve_target_reads_metadata_only():
+def test_resolve_target_reads_metadata_only(fake_plugins):
+    fake_plugins("slow")
     assert registry.resolve_target("models", "TabularMLP") == "lightkit.components.tabular_mlp.TabularMLP"
+    assert registry.resolve_target("models", "SlowNet") == "lightkit_fake_slow.SlowNet"
+    assert "lightkit_fake_slow" not in sys.modules  # named from its entry point, never imported
     assert registry.resolve_target("models", "a.dotted.Path") is None
     assert registry.resolve_target("models", "Nope") is None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import yaml
 from conftest import FAKE_MODULES, FAST
 
 DEMO = (
@@ -15,10 +16,17 @@ DEMO = (
 )
 
 
+def _printed(result) -> dict:
+    assert result.code == 0, result.err
+    return yaml.safe_load(result.out)
+
+
 def test_short_names_on_the_command_line(lightkit):
-    result = lightkit(
-        "fit", "--model", "TabularMLP", "--data", "SklearnDataModule", "--data.dataset", "iris", *FAST
-    )
+    args = ("fit", "--model", "TabularMLP", "--data", "SklearnDataModule", "--data.dataset", "iris")
+    config = _printed(lightkit(*args, "--print_config"))
+    assert config["model"]["class_path"] == "lightkit.components.tabular_mlp.TabularMLP"
+    assert config["data"]["class_path"] == "lightkit.components.sklearn_data.SklearnDataModule"
+    result = lightkit(*args, *FAST)
     assert result.code == 0, result.err
 
 
@@ -42,6 +50,13 @@ def test_short_names_in_yaml_and_callbacks_append(lightkit, workdir: Path):
         *FAST,
     )
     assert result.code == 0, result.err
+    printed = _printed(lightkit("fit", "--config", str(config), "--trainer.callbacks+=EarlyStopping",
+                                "--trainer.callbacks.monitor=val_loss", "--print_config"))  # fmt: skip
+    assert printed["model"]["class_path"] == "lightkit.components.tabular_mlp.TabularMLP"
+    assert printed["model"]["init_args"]["hidden_sizes"] == [8]
+    [early] = printed["trainer"]["callbacks"]
+    assert early["class_path"] == "lightning.pytorch.callbacks.EarlyStopping"
+    assert early["init_args"]["monitor"] == "val_loss"
 
 
 def test_plain_lightningcli_config_loads(lightkit, workdir: Path):

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from lightkit.errors import LightkitError, UsageError
-from lightkit.registry import suggest
+from lightkit.registry import did_you_mean
 from lightkit.render import debug_enabled, explain, print_error
 
 __all__ = ["main"]
@@ -41,10 +41,6 @@ def _available() -> dict[str, tuple[str, str]]:
     from importlib.util import find_spec
 
     return {name: spec for name, spec in OTHER_COMMANDS.items() if find_spec(f"lightkit.cli.{spec[0]}")}
-
-#: where the ``lightkit`` command differs from Lightning's Trainer defaults (LightkitCLI used from a
-#: script keeps Lightning's): 1000 epochs is no default for the small tables lightkit starts with.
-TRAINER_DEFAULTS = {"max_epochs": 50}
 
 _HELP = """usage: lightkit [--version] [--debug] <command> [options]
 
@@ -79,6 +75,18 @@ def _version() -> str:
         return "unknown"
 
 
+def _working_directory_importable() -> None:
+    """Let configs and checkpoints name modules in the working directory (``mymodels.Regressor``).
+
+    ``python train.py`` puts the script's folder on the import path and ``python -m`` the working
+    directory; the ``lightkit`` console script puts neither. It is appended, not prepended, so it
+    never shadows an installed module (uvicorn's ``--app-dir`` does the same by default).
+    """
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
+
+
 def _onnx_predict(args: list[str]) -> bool:
     """``lightkit predict --model_file X.onnx``: prediction with ONNX Runtime, without torch."""
     from importlib.util import find_spec
@@ -103,6 +111,7 @@ def _dispatch(args: list[str]) -> int:
     # --
     command, rest = args[0], args[1:]
     if command in TRAIN_COMMANDS:
+        _working_directory_importable()
         if command == "predict" and _onnx_predict(rest):  # torch-free: lightkit.cli.export
             from lightkit.cli.export import predict_onnx
 
@@ -111,9 +120,9 @@ def _dispatch(args: list[str]) -> int:
 
         if cv.handles(command, rest):  # `fit --cv.folds K`, or a cross-validation directory as --ckpt_path
             return cv.main(args)
-        from lightkit.cli.lightkit_cli import LightkitCLI
+        from lightkit.cli.lightkit_cli import LightkitCLI, command_options
 
-        LightkitCLI(args=args, trainer_defaults=TRAINER_DEFAULTS)
+        LightkitCLI(args=args, **command_options())
         return 0
     available = _available()
     if command in available:
@@ -122,8 +131,7 @@ def _dispatch(args: list[str]) -> int:
         module = importlib.import_module(f"lightkit.cli.{available[command][0]}")
         return int(module.main(rest))
     known = [*TRAIN_COMMANDS, *available]
-    close = suggest(command, known)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    hint = did_you_mean(command, known)
     raise UsageError(f"unknown command {command!r}", hint + f"commands are: {', '.join(known)}.")
 
 

@@ -56,15 +56,14 @@ def take_sources_flag(argv: list[str]) -> tuple[list[str], bool, bool]:
         ConfigError: ``--print_config`` was given a flag it does not know.
     """
     from lightkit.errors import ConfigError
-    from lightkit.registry import suggest
+    from lightkit.registry import did_you_mean
 
     out, show, skip = [], False, False
     for arg in argv:
         flags = arg.split("=", 1)[1].split(",") if arg.startswith("--print_config=") else []
         unknown = [f for f in flags if f not in (*PRINT_CONFIG_FLAGS, "comments")]
         if unknown:
-            close = suggest(unknown[0], list(PRINT_CONFIG_FLAGS))
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            hint = did_you_mean(unknown[0], list(PRINT_CONFIG_FLAGS))
             raise ConfigError(
                 f"--print_config does not take {unknown[0]!r}",
                 hint + f"it takes a comma-separated list of: {', '.join(PRINT_CONFIG_FLAGS)}.",

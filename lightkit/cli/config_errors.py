@@ -32,7 +32,7 @@ import yaml
 
 from lightkit.cli.config_origin import config_values, is_mapping, locate
 from lightkit.errors import ConfigError
-from lightkit.registry import suggest
+from lightkit.registry import did_you_mean, suggest
 
 __all__ = ["Problem", "find_problem", "translate_argument_error"]
 
@@ -357,8 +357,7 @@ def _unknown_key(problem: Problem, parser: Any, subcommand: str | None, argv: li
     if problem.class_path:
         valid = _class_keys(problem.class_path)
         owner, leaf = _short(problem.class_path), parts[-1]
-        close = suggest(leaf, valid)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = did_you_mean(leaf, valid)
         listed = _quoted(valid[:8]) + (", ..." if len(valid) > 8 else "")
         return ConfigError(f"unknown option {key!r} for {owner}{origin}", hint + f"{owner} takes {listed}")
     close = _closest_key(key, valid)

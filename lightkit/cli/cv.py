@@ -144,19 +144,12 @@ def main(args: list[str]) -> int:
 
 
 # -- fit -------------------------------------------------------------------------------------------
-def fit_trainer_defaults() -> dict[str, Any]:
-    """The trainer defaults ``lightkit fit`` uses, so that a fold trains exactly like a plain fit."""
-    import lightkit.cli
-
-    return dict(getattr(lightkit.cli, "TRAINER_DEFAULTS", None) or {})
-
-
 def _fold_cli() -> type:
     """LightkitCLI that applies a fold to the data module and places the run in the parent directory."""
     from lightning.pytorch import LightningDataModule
 
     from lightkit.cli.lightkit_cli import LightkitCLI
-    from lightkit.runs import new_run_dir
+    from lightkit.runs import RUNS_ROOT, new_run_dir
 
     def _short(class_path: str) -> str:
         return str(class_path).rsplit(".", 1)[-1]
@@ -177,11 +170,13 @@ def _fold_cli() -> type:
                 model = _short(getattr(cfg.model, "class_path", None) or "model")
                 data = _short(getattr(cfg.data, "class_path", None) or "data")
                 name = cfg.run.name or f"cv-{model}-{data}-{datetime.now():%Y%m%d-%H%M%S}"
-                self.parent = new_run_dir(cfg.run.root, name, model, data)
-            cfg.run.root, cfg.run.name = str(self.parent), f"fold-{self.fold_index + 1}"
+                self.parent = new_run_dir(cfg.trainer.default_root_dir or RUNS_ROOT, name, model, data)
+            cfg.trainer.default_root_dir, cfg.run.name = str(self.parent), f"fold-{self.fold_index + 1}"
 
-        def _instantiate_datamodule(self, cfg: Any) -> LightningDataModule:
-            datamodule = super()._instantiate_datamodule(cfg)
+        build_data_first = True
+
+        def instantiate_datamodule(self, cfg: Any) -> LightningDataModule:
+            datamodule = super().instantiate_datamodule(cfg)
             set_fold = getattr(datamodule, "set_fold", None)
             if not callable(set_fold):
                 raise ConfigError(
@@ -275,6 +270,15 @@ def _print_table(parent: Path, runs: list[dict[str, Any]], names: list[str], mea
 
 def fit_folds(args: list[str], options: CVOptions) -> int:
     """Train one run per fold under one parent directory, then report and record the metrics."""
+    from lightkit.tracking import child_runs  # with --tracking: the folds are child runs of one run (#17)
+
+    with child_runs(tags={"lightkit.kind": "cross-validation"}) as tracked:
+        return _fit_folds(args, options, tracked)
+
+
+def _fit_folds(args: list[str], options: CVOptions, tracked: Any) -> int:
+    from lightkit.cli.lightkit_cli import command_options
+
     fold_cli = _fold_cli()
     parent: Path | None = None
     runs: list[dict[str, Any]] = []
@@ -289,9 +293,7 @@ def fit_folds(args: list[str], options: CVOptions) -> int:
     try:
         for index in range(options.folds):
             print(f"cross-validation: fold {index + 1} of {options.folds}", file=sys.stderr)
-            cli = fold_cli(
-                index, options, parent, args=["fit", *args], trainer_defaults=fit_trainer_defaults()
-            )
+            cli = fold_cli(index, options, parent, args=["fit", *args], **command_options())
             parent = cli.parent
             runs.append({"fold": index + 1, "run": cli.run_dir.name if cli.run_dir else None,
                          "metrics": _fold_metrics(cli)})  # fmt: skip
@@ -307,6 +309,7 @@ def fit_folds(args: list[str], options: CVOptions) -> int:
     record["std_note"] = "sample standard deviation over folds (n - 1 in the denominator)"
     _write_json(parent / CV_FILE, record)
     _write_metrics_csv(parent / METRICS_FILE, runs, names, mean, std)
+    tracked.log_metrics({f"{n}_{k}": v[n] for k, v in (("mean", mean), ("std", std)) for n in names if math.isfinite(v[n])})
     _print_table(parent, runs, names, mean, std)
     print(f"cross-validation directory: {parent} (cv.json, {METRICS_FILE})", file=sys.stderr)
     return 0
@@ -334,6 +337,8 @@ def predict_folds(args: list[str]) -> int:
     """Predict with every fold's best checkpoint and write the average to one CSV."""
     import torch
 
+    from lightkit.cli.lightkit_cli import command_options
+
     parent = Path(str(flag_value(args, "--ckpt_path")))
     record = json.loads((parent / CV_FILE).read_text())
     folds = [parent / r["run"] for r in record.get("runs", []) if r.get("run")]
@@ -350,7 +355,8 @@ def predict_folds(args: list[str]) -> int:
     outputs, ids = [], None
     for fold in folds:
         cli = collect_cli(
-            args=["predict", *base, "--ckpt_path", str(fold), "--run.output", str(fold / "predictions.csv")]
+            args=["predict", *base, "--ckpt_path", str(fold), "--run.output", str(fold / "predictions.csv")],
+            **command_options(),
         )
         fold_ids = list(getattr(cli.datamodule, "predict_ids", []) or [])
         if ids is not None and fold_ids != ids:

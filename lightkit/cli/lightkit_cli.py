@@ -1,16 +1,23 @@
-"""``LightkitCLI``: LightningCLI with short names, run directories and self-describing checkpoints.
+"""``LightkitCLI``: a drop-in ``LightningCLI`` with short names, run directories and short errors.
 
-It is a drop-in replacement: same arguments, same behaviour otherwise, plus short errors.
+Used as a class (``LightkitCLI(MyModel, MyData)`` in a script, where ``LightningCLI`` was), it
+behaves as ``LightningCLI`` does in everything LightningCLI defines: parsing, subcommand sections in
+configs, ``run=False``, ``args`` as a list or dict, subclass mode, where logs, checkpoints and
+``config.yaml`` go (``trainer.default_root_dir``, ``trainer.log_dir``, ``save_config_kwargs``),
+``ckpt_path`` hyperparameter reload, and the environment it leaves. What it adds on top:
 
-What it adds, hook by hook:
+* plugins by short name (``--model TabularMLP``), checked before parsing with a short error;
+* ``--ckpt_path best``, ``last`` or a run directory (also Lightning's ``lightning_logs/version_N``);
+* the data module's ``data_shape`` fills the model's arguments of the same names left unset;
+* the resolved config, the model and data classes go into every checkpoint, and ``versions.json``
+  and ``state.json`` into the log directory, so ``lightkit predict --ckpt_path`` rebuilds the run;
+* short errors (``--debug`` or ``LIGHTKIT_DEBUG=1`` for tracebacks).
 
-* ``parse_arguments``: plugins selected by short name are checked and loaded; ``--ckpt_path``
-  accepts ``best``, ``last`` or a run directory, and the config stored in that checkpoint becomes
-  the lowest config layer (checkpoint < config files < flags).
-* ``instantiate_classes``: the data module's ``data_shape`` fills the model arguments of the same
-  names that were left unset (see :mod:`lightkit.data.shape`).
-* ``instantiate_trainer``: a run directory with loggers, best/last checkpoints, the run record,
-  a rich or plain progress display and, for ``predict``, a CSV prediction writer.
+``run_dirs=True`` (what the ``lightkit`` command passes; see :func:`command_options`) adds lightkit's
+run directories: ``<trainer.default_root_dir>/<run name>/`` with ``metrics.csv``, TensorBoard,
+``best.ckpt`` and ``last.ckpt`` (every epoch), exact resume, the checkpoint's config as the
+lowest config layer (checkpoint < config files < flags), a prediction CSV for ``predict``, and
+nothing written by ``validate``, ``test`` or ``predict`` but predictions.
 """
 
 from __future__ import annotations
@@ -18,29 +25,19 @@ from __future__ import annotations
 import copy
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonargparse import ArgumentParser, Namespace
+from jsonargparse import Namespace
 from lightning.pytorch import LightningDataModule, Trainer
-from lightning.pytorch.callbacks import (
-    Callback,
-    ModelCheckpoint,
-    ProgressBar,
-    RichModelSummary,
-    RichProgressBar,
-)
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
-from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 
-from lightkit.checkpoints import (
-    checkpoint_config,
-    load_checkpoint,
-    resolve_ckpt_path,
-    run_dir_of,
-    unsafe_load,
-)
+from lightkit.checkpoints import resolve_ckpt_path, run_dir_of
 from lightkit.cli.argv import flag_value, take_callback_removals, take_print_config, take_sources_flag
 from lightkit.cli.config_errors import translate_argument_error
 from lightkit.cli.options import RunOptions
@@ -49,25 +46,48 @@ from lightkit.cli.shortnames import check_selected, install_resolver
 from lightkit.components.prediction_writer import PredictionWriter
 from lightkit.data.shape import SHAPE_KEYS
 from lightkit.errors import ConfigError, LightkitError
+from lightkit.loading import OpenedCheckpoint, build_datamodule, fill_data_shape, open_checkpoint
 from lightkit.quiet import quiet_lightning
 from lightkit.render import debug_enabled, print_error
 from lightkit.runs import RUNS_ROOT, new_run_dir, versions_record
 from lightkit.training.checkpoint_io import AtomicCheckpointIO
-from lightkit.training.progress import PlainProgress
 from lightkit.training.recorder import RunRecorder
-from lightkit.training.resume import RngState, RunCSVLogger
-from lightkit.training.termination import SaveOnTerminate
+from lightkit.training.run_setup import fit_setup, progress_callbacks
+from lightkit.training.termination import SIGINT_EXIT_CODE, SaveOnTerminate
 from lightkit.trust import apply_import_policy
 
-__all__ = ["LightkitCLI"]
+__all__ = ["COMMAND_TRAINER_DEFAULTS", "LightkitCLI", "command_options"]
 
-_SUBCOMMANDS = ("fit", "validate", "test", "predict")
-
-#: set by rank 0 so that the processes Lightning's DDP launcher starts share its run directory
+#: set by rank 0 so that the processes Lightning's DDP launcher starts share its run directory;
+#: removed again when the CLI returns (the launcher has copied it into the ranks by then)
 _RUN_DIR_ENV = "LIGHTKIT_RUN_DIR"
+
+#: where the ``lightkit`` command differs from Lightning's Trainer defaults: runs go to ``runs/``,
+#: and 1000 epochs is no default for the small tables lightkit starts with
+COMMAND_TRAINER_DEFAULTS: dict[str, Any] = {"max_epochs": 50, "default_root_dir": RUNS_ROOT}
+
+
+def command_options(**overrides: Any) -> dict[str, Any]:
+    """The ``LightkitCLI`` arguments of the ``lightkit`` command: fit, cross-validation folds,
+    ``tune`` and sweep trials all build their CLI with these, so they share defaults.
+
+    Args:
+        overrides: ``LightkitCLI`` arguments to change; ``trainer_defaults`` are merged.
+    """
+    options: dict[str, Any] = {
+        "run_dirs": True,
+        # the run directory's config.yaml is written by lightkit's RunRecorder: the resolved
+        # config with ckpt_path cleared, so that `fit --config runs/x/config.yaml` starts afresh
+        "save_config_callback": None,
+    }
+    defaults = {**COMMAND_TRAINER_DEFAULTS, **(overrides.pop("trainer_defaults", None) or {})}
+    return {**options, "trainer_defaults": defaults, **overrides}
 
 
 def _short(class_path: Any) -> str:
+    """``TabularMLP`` for a class path or a class (``model_class`` of a script's LightkitCLI)."""
+    if isinstance(class_path, type):
+        return class_path.__name__
     return str(class_path or "none").rsplit(".", 1)[-1]
 
 
@@ -79,11 +99,42 @@ def _profiler_into(name: str, run_dir: Path) -> Any:
     return kinds[name](dirpath=str(run_dir), filename="profile") if name in kinds else name
 
 
+@contextmanager
+def _environment_kept(*names: str) -> Iterator[None]:
+    """Put the named environment variables back as they were, whatever happens inside."""
+    before = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _relative(path: Path | str) -> str:
+    """``path`` relative to the working directory when it is under it, as given otherwise."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 class LightkitCLI(LightningCLI):
     """LightningCLI with short names, run directories, self-describing checkpoints and short errors.
 
-    Takes exactly the arguments of ``LightningCLI``.
+    Takes exactly the arguments of ``LightningCLI``, plus ``run_dirs``.
+
+    Args:
+        run_dirs: Manage lightkit run directories (``<trainer.default_root_dir>/<run name>/`` with
+            ``metrics.csv``, TensorBoard, ``best.ckpt``/``last.ckpt``, exact resume, prediction CSVs);
+            ``False`` keeps Lightning's layout (``lightning_logs/version_N``).
     """
+
+    #: build the data module before the model even when no data-shape argument asks for it
+    #: (a subclass that changes the data module in :meth:`instantiate_datamodule` sets this)
+    build_data_first: bool = False
 
     def __init__(
         self,
@@ -102,41 +153,56 @@ class LightkitCLI(LightningCLI):
         run: bool = True,
         auto_configure_optimizers: bool = True,
         load_from_checkpoint_support: bool = True,
+        *,
+        run_dirs: bool = False,
     ) -> None:
         install_resolver()
         apply_import_policy()  # what a config may import (lightkit.trust; LIGHTKIT_STRICT=1)
         quiet_lightning()
-        argv = (
-            list(sys.argv[1:] if args is None else args) if not isinstance(args, (dict, Namespace)) else None
+        self.run_dirs = run_dirs
+        self._argv = None if isinstance(args, (dict, Namespace)) else list(sys.argv[1:] if args is None else args)
+        self._subcommand_in_argv = (
+            next((a for a in self._argv or [] if a in self.subcommands()), None) if run else None
         )
-        self._argv = argv
-        self._only_subcommand = next((a for a in argv or [] if a in _SUBCOMMANDS), None) if run else None
-        self._checkpoint: dict[str, Any] | None = None
+        self._opened: OpenedCheckpoint | None = None
         self._checkpoint_layer: dict[str, Any] = {}
+        #: the run directory of this command (``fit``: the one it trains into)
         self.run_dir: Path | None = None
         self.early_datamodule: LightningDataModule | None = None
         try:
-            super().__init__(
-                model_class=model_class,
-                datamodule_class=datamodule_class,
-                save_config_callback=save_config_callback,
-                save_config_kwargs=save_config_kwargs,
-                trainer_class=trainer_class,
-                trainer_defaults=trainer_defaults,
-                seed_everything_default=seed_everything_default,
-                parser_kwargs=parser_kwargs,
-                parser_class=parser_class,
-                subclass_mode_model=subclass_mode_model,
-                subclass_mode_data=subclass_mode_data,
-                args=argv if argv is not None else args,
-                run=run,
-                auto_configure_optimizers=auto_configure_optimizers,
-                load_from_checkpoint_support=load_from_checkpoint_support,
-            )
+            with _environment_kept(_RUN_DIR_ENV):
+                super().__init__(
+                    model_class=model_class,
+                    datamodule_class=datamodule_class,
+                    save_config_callback=save_config_callback,
+                    save_config_kwargs=save_config_kwargs,
+                    trainer_class=trainer_class,
+                    trainer_defaults=trainer_defaults,
+                    seed_everything_default=seed_everything_default,
+                    parser_kwargs=parser_kwargs,
+                    parser_class=parser_class,
+                    subclass_mode_model=subclass_mode_model,
+                    subclass_mode_data=subclass_mode_data,
+                    args=args,
+                    run=run,
+                    auto_configure_optimizers=auto_configure_optimizers,
+                    load_from_checkpoint_support=load_from_checkpoint_support,
+                )
         except LightkitError as err:
             if debug_enabled():
                 raise
             raise SystemExit(print_error(err)) from None
+        except SystemExit:
+            if self._stopped_by() == "SIGINT":  # Lightning exits 1 after Ctrl-C; shells expect 130
+                raise SystemExit(SIGINT_EXIT_CODE) from None
+            raise
+
+    def _stopped_by(self) -> str | None:
+        trainer = getattr(self, "trainer", None)
+        for callback in getattr(trainer, "callbacks", None) or []:
+            if isinstance(callback, SaveOnTerminate) and callback.stopped_by:
+                return callback.stopped_by
+        return None
 
     # -- parser ------------------------------------------------------------------------------------
     def init_parser(self, **kwargs: Any) -> LightningArgumentParser:
@@ -148,55 +214,52 @@ class LightkitCLI(LightningCLI):
         kwargs.setdefault("allow_abbrev", False)
         return super().init_parser(**kwargs)
 
-    def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
-        # Build only the parser of the subcommand being run: each one introspects the Trainer,
-        # the model and the data again, and nobody runs two at once.
-        if self._only_subcommand is None:
-            return super()._add_subcommands(parser, **kwargs)
-        everything = LightningCLI.subcommands()
-        self.subcommands = lambda: {self._only_subcommand: everything[self._only_subcommand]}  # type: ignore[method-assign]
-        try:
-            super()._add_subcommands(parser, **kwargs)
-        finally:
-            del self.subcommands
-
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        """Add ``--run.name``, ``--run.root`` and ``--run.output``."""
+        """Add ``--run.name`` and ``--run.output``."""
         parser.add_class_arguments(RunOptions, "run", as_group=True)
 
     # -- parsing -----------------------------------------------------------------------------------
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-        """Check selected plugins, add the checkpoint's config layer, then parse.
+        """Check selected plugins, resolve ``--ckpt_path``, add the checkpoint's config layer, then parse.
 
         ``--print_config=sources`` prints every value with where it came from (see
         :mod:`lightkit.cli.provenance`); on a terminal ``--print_config`` is syntax-highlighted.
         """
+        if args is not None and len(sys.argv) > 1 and not self.run_dirs:  # LightningCLI's own warning
+            rank_zero_warn(
+                "LightningCLI's args parameter is intended to run from within Python like if it were from the command "
+                "line. To prevent mistakes it is not recommended to provide both args and command line arguments, got: "
+                f"sys.argv[1:]={sys.argv[1:]}, args={args}."
+            )
         show_sources = skip_default = False
         removals: list[str] = []
         print_flags: list[str] | None = None
+        source: Any = args
         if self._argv is not None:
-            check_selected(self._argv, self._only_subcommand)
+            check_selected(self._argv, self._subcommand_in_argv)
             argv, show_sources, skip_default = take_sources_flag(self._argv)
             argv, removals = take_callback_removals(argv)
             if removals:  # print the config only once the removals are applied
                 argv, print_flags = take_print_config(argv)
-            args = self._with_checkpoint_layer(argv)
+            source = self._with_checkpoint(argv)
         try:
-            with highlighted_print_config(args if isinstance(args, list) else []):
+            with highlighted_print_config(source if isinstance(source, list) else []):
                 self.config = (
-                    parser.parse_object(args)
-                    if isinstance(args, (dict, Namespace))
-                    else parser.parse_args(args)
+                    parser.parse_object(source)
+                    if isinstance(source, (dict, Namespace))
+                    else parser.parse_args(source)
                 )
         except Exception as err:
             if debug_enabled() or isinstance(err, LightkitError):
                 raise
-            raise translate_argument_error(err, parser, self._only_subcommand, self._argv) from None
+            raise translate_argument_error(err, parser, self._subcommand_in_argv, self._argv) from None
         for name in removals:
             self._remove_callback(name)
         if print_flags is not None:
-            sub = self._only_subcommand or ""
-            text = self._parser(sub).dump(self.config[sub], skip_default="skip_default" in print_flags)
+            sub = self._subcommand_in_argv or ""
+            text = self._parser(sub or None).dump(
+                self.config[sub] if sub else self.config, skip_default="skip_default" in print_flags
+            )
             with highlighted_print_config(["--print_config"]):
                 sys.stdout.write(text)
                 raise SystemExit(0)
@@ -204,6 +267,56 @@ class LightkitCLI(LightningCLI):
             self._print_sources(skip_default)
             raise SystemExit(0)
         self._print_checkpoint_changes()
+
+    def _runs_root(self, argv: list[str]) -> str:
+        """Where ``best``/``last`` look: ``--trainer.default_root_dir``, else the trainer default."""
+        return (
+            flag_value(argv, "--trainer.default_root_dir")
+            or (self.trainer_defaults or {}).get("default_root_dir")
+            or (RUNS_ROOT if self.run_dirs else ".")
+        )
+
+    def _with_checkpoint(self, argv: list[str]) -> list[str]:
+        """Resolve ``--ckpt_path best|last|<run dir>`` to a file; with ``run_dirs``, also read the
+        checkpoint once and put its config under the command line as the lowest layer."""
+        sub = self._subcommand_in_argv
+        value = flag_value(argv, "--ckpt_path")
+        if sub is None or not value:
+            return argv
+        keyword = value in ("best", "last") or Path(value).is_dir()
+        if not self.run_dirs and not keyword:
+            return argv  # a file path goes to Lightning as given, as LightningCLI does
+        root, name = self._runs_root(argv), flag_value(argv, "--run.name")
+        if self.run_dirs:
+            self._opened = open_checkpoint(value, root, name)
+            path = self._opened.path
+        else:
+            path = resolve_ckpt_path(value, root, name)
+        argv = list(argv)
+        for i, arg in enumerate(argv):
+            if arg == "--ckpt_path":
+                argv[i + 1] = str(path)
+            elif arg.startswith("--ckpt_path="):
+                argv[i] = f"--ckpt_path={path}"
+        layer = dict(self._opened.config) if self._opened is not None else {}
+        if not layer:
+            return argv
+        # a LightkitCLI script's config holds init arguments only; the classes are recorded beside it
+        layer["model"] = self._opened.model_config()
+        if (data := self._opened.data_config()) is not None:
+            layer["data"] = data
+        keep = ("model", "data") if sub != "fit" else tuple(k for k in layer if k != "ckpt_path")
+        self._checkpoint_layer = {k: copy.deepcopy(layer[k]) for k in keep if k in layer}
+        if sub != "fit" and "seed_everything" in layer:
+            self._checkpoint_layer["seed_everything"] = layer["seed_everything"]
+        if sub == "fit" and (run_dir := run_dir_of(path)) is not None:
+            # resuming: the same run directory, under the root it lives in
+            self._checkpoint_layer["run"] = {**(layer.get("run") or {}), "name": run_dir.name}
+            trainer = dict(self._checkpoint_layer.get("trainer") or {})
+            trainer["default_root_dir"] = str(run_dir.parent)
+            self._checkpoint_layer["trainer"] = trainer
+        at = argv.index(sub) + 1
+        return [*argv[:at], f"--config={yaml.safe_dump(self._checkpoint_layer, sort_keys=False)}", *argv[at:]]
 
     def _remove_callback(self, name: str) -> None:
         cfg = self.subcommand_config() or self.config
@@ -220,7 +333,7 @@ class LightkitCLI(LightningCLI):
     def _print_sources(self, skip_default: bool) -> None:
         from lightkit.cli.provenance import config_layers, flatten, sources
 
-        sub = self._only_subcommand or ""
+        sub = self._subcommand_in_argv or ""
         parser = self._parser(sub)
         final = flatten(yaml.safe_load(parser.dump(self.config[sub], skip_none=False)))
         ckpt = (
@@ -233,37 +346,6 @@ class LightkitCLI(LightningCLI):
             rows = [r for r in rows if r.source != "default"]
         print_table(["key", "value", "source"], [[r.key, inline(r.value), r.source] for r in rows])
 
-    def _with_checkpoint_layer(self, argv: list[str]) -> list[str]:
-        sub = self._only_subcommand
-        value = flag_value(argv, "--ckpt_path")
-        if sub is None or not value:
-            return argv
-        root = flag_value(argv, "--run.root") or RUNS_ROOT
-        path = resolve_ckpt_path(value, root, flag_value(argv, "--run.name"))
-        self._checkpoint = load_checkpoint(path)
-        argv = [a for a in argv]
-        for i, arg in enumerate(argv):
-            if arg == "--ckpt_path":
-                argv[i + 1] = str(path)
-            elif arg.startswith("--ckpt_path="):
-                argv[i] = f"--ckpt_path={path}"
-        stored = checkpoint_config(self._checkpoint)
-        if not stored:
-            return argv
-        layer = yaml.safe_load(stored) or {}
-        keep = ("model", "data") if sub != "fit" else tuple(k for k in layer if k not in ("ckpt_path",))
-        self._checkpoint_layer = {k: layer[k] for k in keep if k in layer}
-        if sub != "fit" and "seed_everything" in layer:
-            self._checkpoint_layer["seed_everything"] = layer["seed_everything"]
-        if sub == "fit" and (run_dir := run_dir_of(path)) is not None:
-            self._checkpoint_layer["run"] = {
-                **layer.get("run", {}),
-                "name": run_dir.name,
-                "root": str(run_dir.parent),
-            }
-        at = argv.index(sub) + 1
-        return [*argv[:at], f"--config={yaml.safe_dump(self._checkpoint_layer, sort_keys=False)}", *argv[at:]]
-
     def _print_checkpoint_changes(self) -> None:
         if not self._checkpoint_layer or self.subcommand_config() is None:
             return
@@ -271,7 +353,7 @@ class LightkitCLI(LightningCLI):
 
         before = flatten(self._checkpoint_layer)
         after = flatten(
-            yaml.safe_load(self.parser.dump(self.config, skip_none=False)).get(self._only_subcommand, {})
+            yaml.safe_load(self.parser.dump(self.config, skip_none=False)).get(self._subcommand_in_argv, {})
         )
         changed = [(k, v, after.get(k)) for k, v in before.items() if k in after and after[k] != v]
         changed = [c for c in changed if not c[0].startswith("run.")]
@@ -285,197 +367,189 @@ class LightkitCLI(LightningCLI):
         return self.config.get(sub) if sub else None
 
     def _parse_ckpt_path(self) -> None:
-        # A lightkit checkpoint's config is already the lowest layer; plain Lightning checkpoints
-        # keep LightningCLI's behaviour of reading the model hyperparameters.
+        # Private LightningCLI hook, no public alternative (pinned by tests/test_private_hooks.py):
+        # a lightkit checkpoint's config is already the lowest layer, so reading the model's
+        # hyperparameters from the file again would be a second load of it. Other checkpoints
+        # keep LightningCLI's behaviour.
         if self._checkpoint_layer:
             return
-        super()._parse_ckpt_path()
+        from argparse import ArgumentError
+
+        try:
+            super()._parse_ckpt_path()
+        except ArgumentError as err:  # LightningCLI's parser exits here; lightkit's raises (exit_on_error=False)
+            if debug_enabled():
+                raise
+            sys.stderr.write("Parsing of ckpt_path hyperparameters failed!\n")
+            raise translate_argument_error(err, self.parser, self._subcommand_in_argv, self._argv) from None
 
     # -- instantiation -------------------------------------------------------------------------------
     def instantiate_classes(self) -> None:
-        """Instantiate the data module first, fill the model's data-shape arguments, then the rest."""
+        """Fill the model's data-shape arguments from the data module, then instantiate as LightningCLI does.
+
+        The data module is built first only when the model has a data-shape argument (see
+        :mod:`lightkit.data.shape`) left unset, or a lightkit checkpoint holds its fitted state.
+        """
         cfg = self.subcommand_config() if self.subcommand else self.config
         self._resolved = copy.deepcopy(cfg)
         if "ckpt_path" in self._resolved:
             self._resolved.ckpt_path = None
-        if cfg is not None and cfg.get("data") is not None:
-            self.early_datamodule = self._instantiate_datamodule(cfg)
-            self._fill_data_shape(cfg, self.early_datamodule)
+        model_args = self._model_args(cfg)
+        wants_shape = model_args is not None and any(
+            k in model_args and model_args[k] is None for k in SHAPE_KEYS
+        )
+        early = wants_shape or self._opened is not None or self.build_data_first
+        if cfg is not None and cfg.get("data") is not None and early:
+            self.early_datamodule = self.instantiate_datamodule(cfg)
+            fill_data_shape(model_args, self.early_datamodule)
         super().instantiate_classes()
         if self.early_datamodule is not None:
             self.datamodule = self.early_datamodule
 
-    def _instantiate_datamodule(self, cfg: Namespace) -> LightningDataModule:
-        parser = ArgumentParser(exit_on_error=False)
-        if self.subclass_mode_data:
-            parser.add_subclass_arguments(self._datamodule_class, "data", fail_untyped=False)
-        else:
-            parser.add_class_arguments(self._datamodule_class, "data", fail_untyped=False)
-        datamodule = parser.instantiate(parser.parse_object({"data": cfg.data.clone()})).data
-        if self._checkpoint is not None:
-            state = self._checkpoint.get(type(datamodule).__qualname__)
-            if state and hasattr(datamodule, "load_state_dict"):
-                datamodule.load_state_dict(state)
-        return datamodule
+    def instantiate_datamodule(self, cfg: Namespace) -> LightningDataModule:
+        """The data module of ``cfg``, with the fitted state of the checkpoint being loaded, if any."""
+        checkpoint = self._opened.checkpoint if self._opened is not None else None
+        return build_datamodule(cfg.data, self._datamodule_class, checkpoint=checkpoint)
 
-    def _fill_data_shape(self, cfg: Namespace, datamodule: LightningDataModule) -> None:
-        if getattr(datamodule, "data_shape", None) is None:
-            return
-        model = cfg.get("model")
-        if model is None:
-            return
-        args = model.get("init_args") if self.subclass_mode_model else model
-        if args is None:
-            return
-        shape = datamodule.data_shape
-        for key in SHAPE_KEYS:
-            if key in args and args[key] is None and shape.get(key) is not None:
-                args[key] = shape[key]
-
-    def _prepare_subcommand_kwargs(self, subcommand: str) -> dict[str, Any]:
-        kwargs = super()._prepare_subcommand_kwargs(subcommand)
-        if (
-            "weights_only" in self._subcommand_method_arguments.get(subcommand, [])
-            and kwargs.get("weights_only") is None
-        ):
-            kwargs["weights_only"] = not unsafe_load()
-        return kwargs
+    def _model_args(self, cfg: Namespace | None) -> Any:
+        model = cfg.get("model") if cfg is not None else None
+        if not isinstance(model, Namespace):
+            return None
+        return model.get("init_args") if "class_path" in model else model
 
     # -- trainer and run directory ---------------------------------------------------------------------
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        """The trainer, with run-directory loggers, checkpoints and progress display added."""
+        """The trainer; with ``run_dirs``, a run directory's loggers, checkpoints and callbacks added.
+
+        Without ``run_dirs``, a ``fit`` gets only lightkit's :class:`RunRecorder` (the config in
+        every checkpoint, ``versions.json`` and ``state.json`` in the log directory).
+        """
+        if not self.run_dirs or self.subcommand is None:
+            trainer = super().instantiate_trainer(**kwargs)
+            if self.subcommand == "fit":
+                at = next(
+                    (i for i, c in enumerate(trainer.callbacks) if isinstance(c, ModelCheckpoint)),
+                    len(trainer.callbacks),
+                )
+                trainer.callbacks.insert(at, self._recorder(None, write_config=False))
+            return trainer
         extra = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
         config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
-        if self.subcommand is not None:
-            self._add_run_defaults(config)
+        if self.subcommand == "fit":
+            self._fit_setup(config)
+        else:
+            self._evaluation_setup(config)
+        progress_callbacks(config)
         return self._instantiate_trainer(config, extra)
 
     def _run_options(self) -> RunOptions:
         options = self._get(self.config_init, "run")
         return options if isinstance(options, RunOptions) else RunOptions()
 
-    def _add_run_defaults(self, config: dict[str, Any]) -> None:
-        sub = self.subcommand
-        options = self._run_options()
-        callbacks: list[Callback] = list(config.get("callbacks") or [])
-        fast = bool(config.get("fast_dev_run"))
-        ckpt = self._get(self.config, "ckpt_path")
-        if ckpt and sub != "fit":
-            self.run_dir = run_dir_of(Path(ckpt))
-        if self.run_dir is None and not fast:
+    def _recorder(self, run_dir: Path | None, write_config: bool) -> RunRecorder:
+        class_paths = [
+            str(getattr(c, "class_path", "") or "")
+            for c in (self._get(self.config, "model"), self._get(self.config, "data"))
+        ] + [f"{type(self.model).__module__}.{type(self.model).__name__}"]
+        seed = self._get(self.config, "seed_everything")
+        parser = self._parser(self.subcommand)
+        return RunRecorder(
+            run_dir,
+            parser.dump(self._resolved, skip_none=False),
+            versions_record(class_paths, seed),
+            write_config=write_config,
+        )
+
+    def _choose_run_dir(self, root: Path, options: RunOptions, resuming: bool) -> Path:
+        shared = os.environ.get(_RUN_DIR_ENV)
+        if shared and os.environ.get("LOCAL_RANK", "0") != "0":
+            return Path(shared)  # a rank that Lightning's launcher started from rank 0's command
+        if resuming and options.name:
+            run_dir = root / options.name
+        else:
             model_cfg, data_cfg = self._get(self.config, "model"), self._get(self.config, "data")
-            model = _short(
-                model_cfg.get("class_path") if isinstance(model_cfg, Namespace) else self.model_class
-            )
-            data = _short(
-                data_cfg.get("class_path") if isinstance(data_cfg, Namespace) else self.datamodule_class
-            )
-            resuming = sub == "fit" and ckpt and options.name
-            shared = os.environ.get(_RUN_DIR_ENV)
-            if shared and os.environ.get("LOCAL_RANK", "0") != "0":
-                # a rank that Lightning's launcher started from rank 0's command: same run directory
-                self.run_dir = Path(shared)
-            else:
-                self.run_dir = (
-                    Path(options.root) / options.name
-                    if resuming
-                    else new_run_dir(options.root, options.name, model, data)
-                )
-                os.environ[_RUN_DIR_ENV] = str(
-                    self.run_dir
-                )  # the launcher copies the environment to the ranks
-        if self.run_dir is not None and isinstance(config.get("profiler"), str):
+            model = _short(model_cfg.get("class_path") if isinstance(model_cfg, Namespace) else self.model_class)
+            data = _short(data_cfg.get("class_path") if isinstance(data_cfg, Namespace) else self.datamodule_class)
+            run_dir = new_run_dir(root, options.name, model, data)
+        os.environ[_RUN_DIR_ENV] = str(run_dir)  # the launcher copies the environment into the ranks
+        return run_dir
+
+    def _fit_setup(self, config: dict[str, Any]) -> None:
+        options = self._run_options()
+        if config.get("fast_dev_run"):
+            return
+        root = Path(config.get("default_root_dir") or RUNS_ROOT)
+        ckpt = self._get(self.config, "ckpt_path")
+        self.run_dir = self._choose_run_dir(root, options, resuming=bool(ckpt))
+        if isinstance(config.get("profiler"), str):
             config["profiler"] = _profiler_into(config["profiler"], self.run_dir)
-        if sub == "fit" and not fast and self.run_dir is not None:
-            if config.get("default_root_dir") is None:
-                config["default_root_dir"] = str(self.run_dir)
-            if config.get("logger") in (None, True):
-                config["logger"] = [
-                    RunCSVLogger(str(self.run_dir), name="", version=""),
-                    TensorBoardLogger(
-                        str(self.run_dir), name="", version="tensorboard", default_hp_metric=False
-                    ),
-                ]
-            if config.get("enable_checkpointing") is not False and not any(
-                isinstance(c, ModelCheckpoint) for c in callbacks
-            ):
-                monitor = getattr(self.model, "monitor", None)
-                callbacks.append(
-                    ModelCheckpoint(
-                        dirpath=str(self.run_dir / "checkpoints"),
-                        filename="best",
-                        monitor=monitor,
-                        mode=getattr(self.model, "monitor_mode", "min"),
-                        save_top_k=1 if monitor else 0,
-                        save_last=True,
-                        auto_insert_metric_name=False,
-                        enable_version_counter=False,
-                    )
-                )
-            callbacks.append(RngState())
-            callbacks.append(
-                SaveOnTerminate()
-            )  # SIGTERM: save last.ckpt, exit 143 (lightkit.training.termination)
-            if not config.get("plugins"):
-                config["plugins"] = [AtomicCheckpointIO()]
-            class_paths = [
-                str(getattr(c, "class_path", ""))
-                for c in (self._get(self.config, "model"), self._get(self.config, "data"))
-            ] + [f"{type(c).__module__}.{type(c).__name__}" for c in callbacks]
-            seed = self._get(self.config, "seed_everything")
-            callbacks.append(
-                RunRecorder(self.run_dir, self._resolved_yaml(), versions_record(class_paths, seed))
-            )
-        elif sub == "fit":
-            callbacks.append(RunRecorder(None, self._resolved_yaml(), {}))
-        if sub == "predict" and not any(isinstance(c, PredictionWriter) for c in callbacks):
+        resume_epoch = None
+        if ckpt and self._opened is not None and run_dir_of(self._opened.path) == self.run_dir:
+            resume_epoch = self._opened.checkpoint.get("epoch")
+        root_flag = "" if str(root) == RUNS_ROOT else f" --trainer.default_root_dir {root}"
+        fit_setup(
+            config,
+            self.run_dir,
+            self.model,
+            resume_epoch=resume_epoch,
+            resume_command=f"lightkit fit --ckpt_path last --run.name {self.run_dir.name}{root_flag}",
+        )
+        config["callbacks"].append(self._recorder(self.run_dir, write_config=True))
+
+    def _evaluation_setup(self, config: dict[str, Any]) -> None:
+        """validate, test, predict: no logs, no checkpoints; predictions go into the checkpoint's run."""
+        options = self._run_options()
+        ckpt = self._get(self.config, "ckpt_path")
+        self.run_dir = run_dir_of(Path(ckpt)) if ckpt else None
+        if config.get("logger") in (None, True):
+            config["logger"] = False  # nothing in the working directory but what was asked for
+        config.setdefault("enable_checkpointing", False)
+        if config.get("enable_checkpointing") is None:
+            config["enable_checkpointing"] = False
+        if self.run_dir is not None:
+            config["default_root_dir"] = str(self.run_dir)
+        if not config.get("plugins"):
+            # the checkpoint was read once already (for its config); the trainer gets that copy
+            preloaded = self._opened.checkpoint if self._opened is not None else None
+            config["plugins"] = [AtomicCheckpointIO(preloaded={str(ckpt): preloaded} if preloaded else None)]
+        callbacks: list[Callback] = list(config.get("callbacks") or [])
+        if self.subcommand == "predict" and not any(isinstance(c, PredictionWriter) for c in callbacks):
             output = options.output or str((self.run_dir or Path(".")) / "predictions.csv")
             callbacks.append(PredictionWriter(output))
-        if config.get("enable_progress_bar") is not False and not any(
-            isinstance(c, ProgressBar) for c in callbacks
-        ):
-            if sys.stdout.isatty():
-                callbacks += [RichProgressBar(), RichModelSummary()]
-            else:
-                config["enable_progress_bar"] = False
-                callbacks.append(PlainProgress())
         config["callbacks"] = callbacks
 
-    def _resolved_yaml(self) -> str:
-        parser = self._parser(self.subcommand)
-        return parser.dump(self._resolved, skip_none=False)
-
-    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
-        if self.subcommand is not None and self.save_config_callback is SaveConfigCallback:
-            # lightkit's RunRecorder writes the config into the run directory (fit only, resolved,
-            # with ckpt_path cleared so that rerunning it starts afresh).
-            self.save_config_callback = None
-        return super()._instantiate_trainer(config, callbacks)
-
     # -- reporting -----------------------------------------------------------------------------------------
-    def _run_subcommand(self, subcommand: str) -> None:
-        try:
-            super()._run_subcommand(subcommand)
-        except LightkitError as err:
-            if debug_enabled():
-                raise
-            raise SystemExit(print_error(err)) from None
-
     def after_fit(self) -> None:
-        """Say where the run directory and checkpoints are."""
+        """Say where the run is, its best score, and what to run next."""
         if self.run_dir is None or not self.trainer.is_global_zero:
             return
-        best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
-        print(f"run directory: {self.run_dir}", file=sys.stderr)
-        if best:
-            print(f"best checkpoint: {best}", file=sys.stderr)
+        from lightkit.training.run_setup import BestCheckpoint
+
+        best = next((c for c in self.trainer.callbacks if isinstance(c, BestCheckpoint)), None)
+        run = _relative(self.run_dir)
+        lines = [f"run directory: {run}"]
+        if best is not None and best.best_model_path:
+            lines.append(f"best checkpoint: {_relative(best.best_model_path)}{_best_detail(self.run_dir, best)}")
         profiler = self.trainer.profiler
         if getattr(profiler, "dirpath", None) and getattr(profiler, "filename", None):
             for report in sorted(Path(profiler.dirpath).glob(f"fit-{profiler.filename}*.txt")):
-                print(f"profiler report: {report}", file=sys.stderr)
+                lines.append(f"profiler report: {_relative(report)}")
+        lines.append(f"next: lightkit predict --ckpt_path {run}   lightkit test --ckpt_path {run}   lightkit runs show {run}")
+        print("\n".join(lines), file=sys.stderr)
 
     def after_predict(self) -> None:
         """Say where the predictions were written."""
         for callback in self.trainer.callbacks:
             if isinstance(callback, PredictionWriter) and callback.written_path is not None:
                 print(f"predictions written to {callback.written_path}", file=sys.stderr)
+
+
+def _best_detail(run_dir: Path, best: ModelCheckpoint) -> str:
+    """`` (val_loss=0.0636 at epoch 26)``, read from the run's metrics.csv."""
+    from lightkit.runs import best_row, read_metrics
+
+    if best.best_model_score is None or not best.monitor:
+        return ""
+    row = best_row(read_metrics(run_dir), best.monitor, best.mode)
+    epoch = f" at epoch {int(row['epoch']) + 1}" if row and "epoch" in row else ""
+    return f" ({best.monitor}={float(best.best_model_score):.5g}{epoch})"

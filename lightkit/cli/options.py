@@ -12,12 +12,11 @@ class RunOptions:
     """Where a run writes its files.
 
     Args:
-        name: Name of the run directory; by default ``<model>-<data>-<timestamp>``. With
-            ``--ckpt_path best`` or ``last``, the run to take the checkpoint from.
-        root: Directory that holds the run directories.
+        name: Name of the run directory, under ``--trainer.default_root_dir``; by default
+            ``<model>-<data>-<timestamp>``. With ``--ckpt_path best`` or ``last``, the run to take
+            the checkpoint from.
         output: Prediction CSV written by ``predict``; by default ``predictions.csv`` in the run directory.
     """
 
     name: str | None = None
-    root: str = "runs"
     output: str | None = None

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from lightkit.errors import UsageError
-from lightkit.registry import suggest
+from lightkit.registry import did_you_mean
 from lightkit.runs import (
     RUNS_ROOT,
     STATE_FILE,
@@ -42,8 +42,7 @@ def _resolve_run(value: str, root: str) -> Path:
     if (Path(root) / value).is_dir():
         return Path(root) / value
     names = [str(p.relative_to(root)) for p in find_runs(Path(root))] if Path(root).is_dir() else []
-    close = suggest(value, names)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    hint = did_you_mean(value, names)
     raise UsageError(
         f"run {value!r} not found (neither a directory nor a run under {root!r})",
         hint + "give a run directory, or a name from `lightkit runs list`.",
@@ -265,8 +264,7 @@ def _plot(values: list[str], metric: str, root: str, output: str | None) -> int:
         if points:
             series.append((run, epochs, points))
     if not series:
-        close = suggest(metric, sorted(available))
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = did_you_mean(metric, sorted(available))
         raise UsageError(
             f"metric {metric!r} (from --metric) is in none of the runs' metrics.csv",
             hint
@@ -326,8 +324,7 @@ def main(argv: list[str]) -> int:
     """Run ``lightkit runs ARGV``; returns the exit code."""
     argv = list(argv) or ["list"]
     if not argv[0].startswith("-") and argv[0] not in _ACTIONS:
-        close = suggest(argv[0], list(_ACTIONS))
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = did_you_mean(argv[0], list(_ACTIONS))
         raise UsageError(f"unknown runs command {argv[0]!r}", hint + f"commands are: {', '.join(_ACTIONS)}.")
     args = _parser().parse_args(argv)
     if args.action == "list":

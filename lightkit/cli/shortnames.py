@@ -180,9 +180,8 @@ def check_selected(args: list[str], subcommand: str | None) -> list[type]:
         if sel.name in known:  # an imported class jsonargparse resolves by itself, e.g. EarlyStopping
             continue
         names = sorted({p.name for p in registry.list_plugins(sel.kind)} | set(known))
-        close = registry.suggest(sel.name, names)
-        noun = {"models": "model", "datamodules": "data module", "callbacks": "callback"}[sel.kind]
-        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        hint = registry.did_you_mean(sel.name, names, n=3)
+        noun = registry.noun(sel.kind)
         raise PluginNotFound(
             f"unknown {noun} {sel.name!r} (from {sel.source})",
             hint + "See `lightkit plugins list`, or give a full class path.",

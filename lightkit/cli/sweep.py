@@ -249,7 +249,7 @@ def main(argv: list[str]) -> int:
     base_args = [
         *(a for c in ns.config for a in ("--config", c)),
         *extra,
-        "--run.root",
+        "--trainer.default_root_dir",
         str(sweep_dir / "runs"),
     ]
     run = SweepRun(spec, study, sweep_dir, base_args, ns.n_trials or spec.n_trials, store=store)

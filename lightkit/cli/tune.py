@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lightkit.errors import ConfigError, DataError, UsageError
-from lightkit.registry import suggest
+from lightkit.registry import did_you_mean
 
 __all__ = ["BatchSizeOptions", "LRFindOptions", "main"]
 
@@ -118,8 +118,7 @@ def main(argv: list[str]) -> int:
         return 0
     what, rest = argv[0], argv[1:]
     if what not in _OPTIONS:
-        close = suggest(what, list(_OPTIONS))
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = did_you_mean(what, list(_OPTIONS))
         raise UsageError(f"unknown tune command {what!r}", hint + "tune commands are: lr, batch_size.")
     cli = _tune_cli()(what, args=rest)
     return cli.tune()
@@ -131,7 +130,7 @@ def _tune_cli() -> type:
 
     from lightning.pytorch import Trainer
 
-    from lightkit.cli.lightkit_cli import LightkitCLI
+    from lightkit.cli.lightkit_cli import LightkitCLI, command_options
 
     class TuneCLI(LightkitCLI):
         """LightkitCLI without a subcommand: parses and builds like ``fit``, then tunes."""
@@ -140,14 +139,8 @@ def _tune_cli() -> type:
             self.what = what
             self.options_class = _OPTIONS[what]
             self._workdir = tempfile.TemporaryDirectory(prefix="lightkit-tune-")
-            from lightkit.cli.cv import fit_trainer_defaults
-
             super().__init__(
-                args=args,
-                run=False,
-                save_config_callback=None,
-                trainer_defaults=fit_trainer_defaults(),
-                parser_kwargs={"prog": f"lightkit tune {what}"},
+                args=args, run=False, **command_options(parser_kwargs={"prog": f"lightkit tune {what}"})
             )
 
         def add_arguments_to_parser(self, parser: Any) -> None:

@@ -281,6 +281,57 @@ class TabularDataModule(InMemoryDataModule):
         return columns
 
 
+    # -- serving (``lightkit serve``; see docs/serving.md) -------------------------------------------
+    def serving_schema(self) -> dict[str, Any]:
+        """One request row of ``lightkit serve``: the feature columns of training, with their types.
+
+        Numeric columns are numbers (``null`` allowed with ``missing='impute'``); categorical
+        columns are strings, ``null`` meaning the unknown category.
+        """
+        pp = self.fit_preprocessor()
+        fields: dict[str, dict[str, Any]] = {}
+        for column, mean, std in zip(pp.numeric, pp.mean, pp.std, strict=True):
+            fields[column] = {
+                "type": "number",
+                "nullable": pp.missing == "impute",
+                "description": f"Numeric feature (train mean {mean:.4g}, std {std:.4g}).",
+                "example": float(f"{mean:.4g}"),
+            }
+        for column in pp.categorical:
+            seen = pp.vocab[column][1:]
+            fields[column] = {
+                "type": "string",
+                "nullable": True,
+                "description": "Categorical feature.",
+                "categories": seen,
+                "example": seen[0] if seen else None,
+            }
+        labels = pp.classes or (pp.targets if pp.task == "multilabel" else None)
+        return {"fields": fields, "id_field": self.id_column, "labels": labels}
+
+    def rows_to_batch(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """The batch ``predict_step`` takes for request rows, through the preprocessing of training.
+
+        Categories never seen in training are encoded as unknown, with a warning naming them, or
+        refused when the data module says ``unseen='error'``.
+
+        Raises:
+            DataError: A value the preprocessing cannot use; the message names the row and column.
+        """
+        pp = self.fit_preprocessor()
+        frame = pd.DataFrame.from_records(rows, columns=[*pp.numeric, *pp.categorical])
+        frame.attrs["source"] = "the request"
+        if getattr(self, "unseen", "unknown") == "error" and (first := pp.first_unseen(frame)):
+            raise DataError(
+                f"{first} was never seen in training",
+                "send a category of training (see /info), or serve a model trained with data.unseen unknown.",
+            )
+        unseen = pp.unseen_categories(frame)
+        if unseen:
+            listed = "; ".join(f"{c}: {', '.join(map(repr, v[:5]))}" for c, v in unseen.items())
+            rank_zero_warn(f"categories never seen in training are encoded as unknown ({listed})")
+        return self._tensors(frame, with_targets=False)
+
 def _looks_categorical(column: pd.Series) -> bool:
     """Non-numeric columns are categorical, unless nearly all their values parse as numbers."""
     if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):

@@ -304,10 +304,9 @@ def load_sweep_spec(path: str | Path, samplers: tuple[str, ...], pruners: tuple[
         raise ConfigError(f"{where} must be a mapping with a `params:` section, got {type(raw).__name__}")
     unknown = sorted(set(raw) - set(_TOP_KEYS))
     if unknown:
-        from lightkit.registry import suggest
+        from lightkit.registry import did_you_mean
 
-        close = suggest(unknown[0], list(_TOP_KEYS))
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = did_you_mean(unknown[0], list(_TOP_KEYS))
         raise ConfigError(
             f"{where}: unknown key {unknown[0]!r}", hint + f"valid keys are: {', '.join(_TOP_KEYS)}."
         )

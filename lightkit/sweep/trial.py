@@ -28,7 +28,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from lightkit.cli.lightkit_cli import LightkitCLI
+from lightkit.cli.lightkit_cli import LightkitCLI, command_options
 from lightkit.errors import ConfigError, LightkitError
 
 __all__ = ["TrialCLI", "TrialOutcome", "TrialReporter", "check_trial_args", "run_trial"]
@@ -105,7 +105,7 @@ class TrialCLI(LightkitCLI):
     ) -> None:
         self._reporter = reporter
         self._on_run_dir = on_run_dir
-        super().__init__(args=args)
+        super().__init__(args=args, **command_options())  # a trial trains exactly as `lightkit fit`
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         """The usual trainer, quiet, with the reporter; DDP inside a trial is refused."""
@@ -257,7 +257,7 @@ def check_trial_args(args: list[str]) -> None:
     """
     try:
         with _quiet_logs(), contextlib.redirect_stderr(io.StringIO()):
-            _CheckCLI(args=["fit", *args])
+            _CheckCLI(args=["fit", *args], **command_options())
     except _ParseOnly as parsed:
         if parsed.error is not None:
             raise parsed.error from None

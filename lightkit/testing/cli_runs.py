@@ -98,9 +98,9 @@ def run_cli(argv: list[str], keep: dict[str, Any] | None = None) -> CliRun:
             if keep is None:
                 code = main(argv)
             else:
-                from lightkit.cli.lightkit_cli import LightkitCLI
+                from lightkit.cli.lightkit_cli import LightkitCLI, command_options
 
-                keep["cli"] = LightkitCLI(args=argv)
+                keep["cli"] = LightkitCLI(args=argv, **command_options())
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
         except Exception as error:  # the plugin's own code failed: report it, do not crash the kit

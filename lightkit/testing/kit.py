@@ -66,7 +66,7 @@ class _Subject:
             "1",
             "--trainer.default_root_dir",
             str(self.workdir),
-            "--run.root",
+            "--trainer.default_root_dir",
             str(self.workdir / "runs"),
         ]
 

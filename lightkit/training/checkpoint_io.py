@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from lightkit.files import atomic_writer
+
 __all__ = ["AtomicCheckpointIO"]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -27,33 +20,27 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     truncated ``last.ckpt``. Loading uses ``weights_only=True`` unless ``LIGHTKIT_UNSAFE_LOAD=1``.
     """
 
+    def __init__(self, preloaded: dict[str, dict[str, Any]] | None = None) -> None:
+        """Args:
+        preloaded: Checkpoints already read, by path: loading one of them returns that copy
+            (once), so a file that lightkit read for its config is not read from disk again.
+        """
+        super().__init__()
+        self._preloaded = dict(preloaded or {})
+
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         """Write ``checkpoint`` to ``path`` atomically."""
         fs = get_filesystem(path)
         if fs.protocol not in ("file", ("file", "local")) and "file" not in getattr(fs, "protocol", ()):
             return super().save_checkpoint(checkpoint, path, storage_options)
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                torch.save(checkpoint, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file torch.save's usual mode
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        with atomic_writer(path) as handle:
+            torch.save(checkpoint, handle)
         return None
 
     def load_checkpoint(self, path: Any, map_location: Any | None = None, weights_only: bool | None = None) -> dict:
         """Load with the weights-only unpickler unless the user opted out."""
         from lightkit.checkpoints import load_checkpoint
 
+        if str(path) in self._preloaded:
+            return self._preloaded.pop(str(path))
         return load_checkpoint(path)

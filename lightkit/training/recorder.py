@@ -28,25 +28,43 @@ class RunRecorder(pl.Callback):
     It also stops training with a clear message when the loss is NaN or infinite.
     """
 
-    def __init__(self, run_dir: Path | None, config_yaml: str, versions: dict[str, Any]) -> None:
+    def __init__(
+        self, run_dir: Path | None, config_yaml: str, versions: dict[str, Any], write_config: bool = True
+    ) -> None:
+        """Args:
+        run_dir: Where the record goes; ``None``: the trainer's ``log_dir`` (a LightningCLI script's
+            ``lightning_logs/version_N``).
+        config_yaml: The resolved config, stored in every checkpoint.
+        versions: The ``versions.json`` record.
+        write_config: Write ``config.yaml`` too (a script's ``SaveConfigCallback`` writes it otherwise).
+        """
         self.run_dir = run_dir
         self.config_yaml = config_yaml
         self.versions = versions
+        self.write_config = write_config
+
+    def _dir(self, trainer: pl.Trainer) -> Path | None:
+        if self.run_dir is not None:
+            return self.run_dir
+        return Path(trainer.log_dir) if trainer.log_dir else None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Write the run record on rank zero."""
-        if self.run_dir is None or not trainer.is_global_zero:
+        run_dir = self._dir(trainer) if stage == "fit" else None
+        self.run_dir = run_dir
+        if run_dir is None or not trainer.is_global_zero:
             return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(self.config_yaml)
-        write_versions(self.run_dir, self.versions)
-        ckpt = trainer.checkpoint_callback
-        write_state(self.run_dir, "running", monitor=getattr(ckpt, "monitor", None), mode=getattr(ckpt, "mode", None))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if self.write_config:
+            (run_dir / "config.yaml").write_text(self.config_yaml)
+        write_versions(run_dir, self.versions)
+        ckpt = _monitoring_checkpoint(trainer)
+        write_state(run_dir, "running", monitor=getattr(ckpt, "monitor", None), mode=getattr(ckpt, "mode", None))
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Mark the run ``finished`` in ``state.json`` (read by ``lightkit runs``)."""
         if self.run_dir is not None and trainer.is_global_zero:
-            score = getattr(trainer.checkpoint_callback, "best_model_score", None)
+            score = getattr(_monitoring_checkpoint(trainer), "best_model_score", None)
             write_state(self.run_dir, "finished", best_score=float(score) if score is not None else None)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
@@ -80,6 +98,15 @@ class RunRecorder(pl.Callback):
             return
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         _check_loss(trainer, loss, self.run_dir)
+
+
+def _monitoring_checkpoint(trainer: pl.Trainer) -> Any:
+    """lightkit's ``best.ckpt`` callback if there is one, else the trainer's first ModelCheckpoint."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    found = [c for c in getattr(trainer, "callbacks", []) if isinstance(c, ModelCheckpoint) and c.monitor]
+    ours = [c for c in found if type(c).__name__ == "BestCheckpoint"]
+    return (ours or found or [trainer.checkpoint_callback])[0]
 
 
 def _class_path(obj: Any) -> str:

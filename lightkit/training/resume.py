@@ -19,6 +19,8 @@ import torch
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
+from lightkit.files import atomic_writer
+
 __all__ = ["RngState", "RunCSVLogger"]
 
 _KEY = "lightkit_rng"
@@ -61,24 +63,56 @@ class RngState(pl.Callback):
 
 
 class _AppendingWriter(ExperimentWriter):
-    def __init__(self, log_dir: str) -> None:
+    def __init__(self, log_dir: str, rewind_to_epoch: int | None = None) -> None:
         super().__init__(log_dir=log_dir)
         if self._fs.isfile(self.metrics_file_path):  # keep the columns of the rows already there
             with self._fs.open(self.metrics_file_path, "r", newline="") as file:
-                self.metrics_keys = sorted(next(csv.reader(file), []))
+                reader = csv.DictReader(file)
+                rows = list(reader)
+                self.metrics_keys = sorted(reader.fieldnames or [])
+            if rewind_to_epoch is not None:
+                kept = [r for r in rows if not _after(r, rewind_to_epoch)]
+                if len(kept) != len(rows):
+                    self._rewrite(kept)
+
+    def _rewrite(self, rows: list[dict[str, str]]) -> None:
+        """Rewrite ``metrics.csv`` with ``rows`` only: atomically, through a temporary file."""
+        with atomic_writer(self.metrics_file_path, "w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=self.metrics_keys)
+            writer.writeheader()
+            writer.writerows(rows)
 
     def _check_log_dir_exists(self) -> None:
-        # Lightning deletes an existing metrics.csv here; a resumed run appends to it instead.
+        # Lightning deletes an existing metrics.csv here (a private hook with no public
+        # alternative; tests/test_private_hooks.py pins it); a resumed run appends to it instead.
         return None
 
 
+def _after(row: dict[str, str], epoch: int) -> bool:
+    """Whether a metrics row was logged after ``epoch`` (a part-epoch that the resume repeats)."""
+    try:
+        return float(row.get("epoch") or -1) > epoch
+    except ValueError:
+        return False
+
+
 class RunCSVLogger(CSVLogger):
-    """A CSVLogger that writes ``metrics.csv`` straight into the run directory and appends on resume."""
+    """A CSVLogger that writes ``metrics.csv`` straight into the run directory and appends on resume.
+
+    Args:
+        rewind_to_epoch: When resuming from a checkpoint written at the end of this epoch, rows
+            of later epochs (the part of an epoch that was interrupted, and that the resume trains
+            again) are dropped first, so that ``metrics.csv`` holds every epoch once.
+    """
+
+    def __init__(self, *args: Any, rewind_to_epoch: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rewind_to_epoch = rewind_to_epoch
 
     @property
     def experiment(self) -> ExperimentWriter:
         """The writer, created on first use."""
         if self._experiment is None:
             self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+            self._experiment = _AppendingWriter(log_dir=self.log_dir, rewind_to_epoch=self._rewind_to_epoch)
         return self._experiment

@@ -1,11 +1,17 @@
-"""``SaveOnTerminate``: when a scheduler sends SIGTERM, save ``last.ckpt`` and exit cleanly.
+"""``SaveOnTerminate``: a run stopped by SIGTERM or Ctrl-C says what was kept and how to resume.
 
-Lightning (2.6) already catches SIGTERM: its handler sets ``trainer.received_sigterm`` and the
-loops raise ``SIGTERMException`` (a ``SystemExit``) at the next batch or epoch boundary, after
-calling every callback's ``on_exception``. It saves nothing, and the process exits with code 0.
-This callback adds the missing parts: it writes ``last.ckpt`` through the trainer (so through
-the atomic checkpoint IO), prints how to resume, and sets the exit code to 143 (128 + SIGTERM),
-which is what schedulers expect from a job that stopped because it was told to.
+Lightning (2.6) catches both. SIGTERM: its handler sets ``trainer.received_sigterm``, the loops
+raise ``SIGTERMException`` (a ``SystemExit``) at the next batch boundary after calling every
+callback's ``on_exception``, and the process exits with code 0. Ctrl-C: it prints "Detected
+KeyboardInterrupt, attempting graceful shutdown", calls ``on_exception`` and exits with code 1.
+
+lightkit writes ``last.ckpt`` at the end of every training epoch
+(:class:`~lightkit.training.run_setup.LastCheckpoint`), so a stop keeps the last *complete*
+epoch, and resuming from it is exact: the part-epoch that was cut short is trained again, with the
+same random numbers, and its rows are dropped from ``metrics.csv``. A mid-epoch checkpoint would
+not resume exactly (the data loader has no position to restore), so none is written. This
+callback prints what was kept and the one command that resumes the run, and sets the exit code
+to 143 (128 + SIGTERM) or 130 (128 + SIGINT), which is what shells and schedulers expect.
 """
 
 from __future__ import annotations
@@ -14,46 +20,51 @@ import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-__all__ = ["SIGTERM_EXIT_CODE", "SaveOnTerminate"]
+__all__ = ["SIGINT_EXIT_CODE", "SIGTERM_EXIT_CODE", "SaveOnTerminate"]
 
 #: exit code of a run stopped by SIGTERM: 128 + signal number 15
 SIGTERM_EXIT_CODE = 143
+#: exit code of a run stopped by Ctrl-C: 128 + signal number 2
+SIGINT_EXIT_CODE = 130
 
 
 class SaveOnTerminate(pl.Callback):
-    """Saves ``last.ckpt`` when the run is stopped by SIGTERM, and says how to resume.
+    """Says what a stopped run kept and how to resume it; sets the exit code to 143 or 130.
 
-    The checkpoint goes next to the others (the ``ModelCheckpoint``'s directory); with
-    checkpointing disabled nothing is saved and the message says so.
+    Args:
+        last: The run's ``last.ckpt`` (``None`` when checkpointing is off).
+        resume: The command that resumes the run.
     """
 
+    def __init__(self, last: Path | None = None, resume: str | None = None) -> None:
+        self.last = last
+        self.resume = resume
+        #: ``"SIGTERM"`` or ``"SIGINT"`` once the run was stopped by one
+        self.stopped_by: str | None = None
+
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        """On ``SIGTERMException``: save, print, and set exit code 143."""
-        if not isinstance(exception, SIGTERMException):
+        """On SIGTERM or Ctrl-C: say what was kept, and how to resume."""
+        if isinstance(exception, SIGTERMException):
+            exception.code = SIGTERM_EXIT_CODE
+            self.stopped_by = "SIGTERM"
+        elif isinstance(exception, KeyboardInterrupt):
+            self.stopped_by = "SIGINT"
+        else:
             return
-        exception.code = SIGTERM_EXIT_CODE
-        where = f"epoch {trainer.current_epoch}, global step {trainer.global_step}"
-        path = _last_path(trainer)
-        if trainer.state.fn != "fit" or path is None or trainer.sanity_checking:
-            _say(trainer, f"received SIGTERM at {where}; stopping (no checkpoint to save)")
+        what = "received SIGTERM" if self.stopped_by == "SIGTERM" else "interrupted (Ctrl-C)"
+        where = f"in epoch {trainer.current_epoch + 1}, global step {trainer.global_step}"
+        if trainer.state.fn != "fit" or self.last is None or not self.last.is_file():
+            _say(trainer, f"{what} {where}; no epoch had finished, so there is no checkpoint to resume from")
             return
-        trainer.save_checkpoint(path, weights_only=False)
         _say(
             trainer,
-            f"received SIGTERM at {where}: saved {path}\nresume with: lightkit fit --ckpt_path {path}",
+            f"{what} {where}; {self.last} holds the last complete epoch\n"
+            + (f"resume with: {self.resume}" if self.resume else ""),
         )
-
-
-def _last_path(trainer: pl.Trainer) -> Path | None:
-    callback = trainer.checkpoint_callback
-    if not isinstance(callback, ModelCheckpoint) or callback.dirpath is None or trainer.fast_dev_run:
-        return None
-    return Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
 
 
 def _say(trainer: pl.Trainer, text: str) -> None:
     if trainer.is_global_zero:
-        print(text, file=sys.stderr, flush=True)
+        print(text.rstrip(), file=sys.stderr, flush=True)

@@ -270,3 +270,64 @@ class TagTableDataModule(InMemoryDataModule):
         """Restore the training columns and standardisation, so new rows get the same transform."""
         if state_dict.get("features"):
             self._state = dict(state_dict)
+
+    # -- serving (``lightkit serve``; see lightkit's docs/serving.md) -----------------------------------
+    def serving_schema(self) -> dict[str, Any]:
+        """One request row of ``lightkit serve``: the numeric feature columns of training."""
+        state = self._fit_state()
+        fields = {
+            name: {"type": "number", "description": "Numeric feature.", "example": float(f"{mean:.4g}")}
+            for name, mean in zip(state["features"], state["mean"], strict=True)
+        }
+        return {"fields": fields, "id_field": self.id_column, "labels": list(state["tags"])}
+
+    def rows_to_batch(self, rows: list[dict[str, Any]]) -> dict[str, Tensor]:
+        """The batch ``{"X": ...}`` for request rows, standardised as in training."""
+        frame = pd.DataFrame.from_records(rows, columns=self._fit_state()["features"])
+        frame.attrs["source"] = "the request"
+        return self._tensors(frame, with_tags=False)
+
+    def describe_served(self, predictions: Tensor, model: Any) -> dict[str, list[Any]]:
+        """The columns of :meth:`describe_predictions` for served rows, with the served model's threshold."""
+        probs = predictions.detach().cpu().double().numpy()
+        threshold = float(getattr(model, "threshold", 0.5))
+        columns: dict[str, list[Any]] = {self.id_column or "row": list(self.predict_ids)}
+        for i, tag in enumerate(self.tags):
+            columns[tag] = (probs[:, i] >= threshold).astype(int).tolist()
+        for i, tag in enumerate(self.tags):
+            columns[f"prob_{tag}"] = probs[:, i].tolist()
+        return columns
+
+    # -- lightkit export (see "Making a plugin exportable" in lightkit's docs/exporting.md) -------------
+    def export_preprocessing(self, model: Any) -> dict[str, Any]:
+        """The fitted standardisation and the prediction columns, in lightkit's preprocess.json shape."""
+        state = self._fit_state()
+        numeric = {
+            "kind": "numeric",
+            "columns": list(state["features"]),
+            "mean": list(state["mean"]),
+            "std": list(state["std"]),
+            "missing": "error",
+            "compute": "float64",  # _tensors standardises in float64, then casts to float32
+        }
+        return {
+            "task": "multilabel",
+            "targets": list(state["tags"]),
+            "id_column": self.id_column,
+            "reader": {"delimiter": self.delimiter},
+            "inputs": [{"name": "X", "dtype": "float32", "parts": [numeric]}],
+            "output": {
+                "kind": "multilabel",
+                "labels": list(state["tags"]),
+                "threshold": float(getattr(model, "threshold", 0.5)),
+            },
+        }
+
+    def export_batch(self, frame: pd.DataFrame) -> dict[str, Tensor]:
+        """Raw rows as the batch ``predict_step`` receives (``{"X": ...}``)."""
+        return self._tensors(frame, with_tags=False)
+
+    def export_rows(self) -> pd.DataFrame:
+        """Raw rows of the validation split, in the order ``val_dataloader`` serves them."""
+        self._fit_state()
+        return self._labelled().iloc[self._rows()["val"]]

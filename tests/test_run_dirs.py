@@ -1,0 +1,79 @@
+"""Where a run writes: under ``trainer.default_root_dir``, nothing else in the working directory,
+``last.ckpt`` at the last epoch, and a user's own checkpoint or logger beside lightkit's."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from conftest import CONFIGS, TINY
+
+WINE = str(CONFIGS / "wine_mlp.yaml")
+
+
+def _load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def test_default_root_dir_holds_the_whole_run_and_predict_writes_only_predictions(lightkit, workdir: Path):
+    root = workdir / "elsewhere"
+    fit = lightkit("fit", "--config", WINE, *TINY, "--trainer.default_root_dir", str(root), "--run.name", "w")
+    assert fit.code == 0, fit.err
+    assert sorted(os.listdir(workdir)) == ["elsewhere"]  # nothing in the working directory
+    run = root / "w"
+    assert {"config.yaml", "versions.json", "state.json", "metrics.csv", "checkpoints", "tensorboard"} <= set(
+        os.listdir(run)
+    )
+    before = set(os.listdir(run))
+    for command in ("predict", "test", "validate"):
+        result = lightkit(command, "--ckpt_path", "best", "--trainer.default_root_dir", str(root))
+        assert result.code == 0, result.err
+    assert sorted(os.listdir(workdir)) == ["elsewhere"]  # no lightning_logs/ from evaluation
+    assert set(os.listdir(run)) - before == {"predictions.csv"}
+
+
+def test_last_checkpoint_is_the_last_epoch(lightkit, workdir: Path):
+    fit = lightkit("fit", "--config", WINE, "--trainer.max_epochs", "6", "--run.name", "w")
+    assert fit.code == 0, fit.err
+    last = _load(workdir / "runs/w/checkpoints/last.ckpt")
+    best = _load(workdir / "runs/w/checkpoints/best.ckpt")
+    assert last["epoch"] == 5 and last["global_step"] == 6 * 4  # 4 batches of 32 per epoch
+    assert best["epoch"] <= last["epoch"]
+    assert "best checkpoint: runs/w/checkpoints/best.ckpt (val_loss=" in fit.err
+    assert "next: lightkit predict --ckpt_path runs/w" in fit.err
+
+
+def test_a_users_own_model_checkpoint_and_logger_sit_beside_lightkits(lightkit, workdir: Path):
+    fit = lightkit(
+        "fit", "--config", WINE, *TINY, "--run.name", "mine",
+        "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
+        "--trainer.callbacks.monitor", "val_acc", "--trainer.callbacks.mode", "max",
+        "--trainer.callbacks.dirpath", str(workdir / "my_ckpts"),
+        "--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(workdir / "my_logs"),
+    )  # fmt: skip
+    assert fit.code == 0, fit.err
+    assert list((workdir / "my_ckpts").glob("*.ckpt"))  # the user's callback saved where it was told
+    assert list((workdir / "my_logs").rglob("metrics.csv"))  # and the user's logger logged
+    run = workdir / "runs" / "mine"
+    assert (run / "metrics.csv").is_file()  # lightkit's run-directory loggers are still there
+    for which in ("best", "last"):
+        result = lightkit("predict", "--ckpt_path", which, "--run.name", "mine")
+        assert result.code == 0, result.err
+        assert (run / "predictions.csv").is_file()
+    runs = lightkit("runs", "show", "mine")
+    assert runs.code == 0 and "val_loss" in runs.out
+
+
+def test_logger_false_keeps_checkpoints_and_says_there_are_no_metrics(lightkit, workdir: Path):
+    fit = lightkit("fit", "--config", WINE, *TINY, "--run.name", "quiet", "--trainer.logger", "false")
+    assert fit.code == 0, fit.err
+    run = workdir / "runs" / "quiet"
+    assert (run / "checkpoints" / "last.ckpt").is_file() and not (run / "metrics.csv").exists()
+
+
+def test_the_environment_is_left_as_found(lightkit, workdir: Path):
+    before = dict(os.environ)
+    assert lightkit("fit", "--config", WINE, *TINY).code == 0
+    leaked = {k for k in os.environ if k not in before and not k.startswith("PL_")}
+    assert leaked == set()
