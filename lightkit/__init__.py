@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from lightkit.cli.lightkit_cli import LightkitCLI
     from lightkit.data.in_memory import InMemoryDataModule
     from lightkit.data.tensor_loader import TensorBatchLoader
+    from lightkit.export.runtime import onnx_predictor
     from lightkit.loading import Run, load_run
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "list_plugins",
     "load_run",
     "main",
+    "onnx_predictor",
 ]
 
 _LAZY = {
@@ -54,6 +56,7 @@ _LAZY = {
     "main": "lightkit.cli",
     "load_run": "lightkit.loading",
     "Run": "lightkit.loading",
+    "onnx_predictor": "lightkit.export.runtime",
 }
 
 

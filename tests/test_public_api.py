@@ -33,4 +33,5 @@ def test_the_public_api_is_exactly_this():
         "list_plugins",
         "load_run",
         "main",
+        "onnx_predictor",
     ]

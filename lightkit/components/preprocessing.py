@@ -246,6 +246,65 @@ class TabularPreprocessor:
             )
         return values
 
+    # -- export: preprocess.json (see lightkit.export.spec and docs/exporting.md) --------------------------
+    def to_json(self) -> dict[str, Any]:
+        """The fitted transform in ``preprocess.json``'s shape: the model inputs, their parts, the output."""
+        parts: list[dict[str, Any]] = []
+        if self.numeric:
+            parts.append(
+                {
+                    "kind": "numeric",
+                    "columns": list(self.numeric),
+                    "mean": list(self.mean),
+                    "std": list(self.std),
+                    "missing": self.missing,
+                    "fill": list(self.mean) if self.missing == "impute" else None,
+                    "compute": "float32",
+                }
+            )
+        kind = "onehot" if self.encoding == "onehot" else "index"
+        categories = [
+            {"kind": kind, "column": c, "vocabulary": list(self.vocab[c]), "unknown": 0, "unseen": "unknown"}
+            for c in self.categorical
+        ]
+        onehot = categories if kind == "onehot" else []
+        inputs = [{"name": "x", "dtype": "float32", "parts": parts + onehot}]
+        if kind == "index" and categories:
+            inputs.append({"name": "x_cat", "dtype": "int64", "parts": categories})
+        output: dict[str, Any] = {
+            "name": "prediction",
+            "kind": self.task,
+            "labels": list(self.classes) if self.task in ("binary", "multiclass") else list(self.targets),
+        }
+        if self.task in ("binary", "multilabel"):
+            output["threshold"] = 0.5
+        if self.task == "regression":
+            output["target_scaling"] = {"mean": list(self.target_mean), "std": list(self.target_std)}
+        return {"task": self.task, "targets": list(self.targets), "inputs": inputs, "output": output}
+
+    @classmethod
+    def from_json(cls, spec: dict[str, Any]) -> TabularPreprocessor:
+        """Rebuild a fitted preprocessor from :meth:`to_json` (or a ``preprocess.json`` it wrote)."""
+        parts = [part for entry in spec["inputs"] for part in entry["parts"]]
+        numeric = next((p for p in parts if p["kind"] == "numeric"), None) or {}
+        categories = [p for p in parts if p["kind"] in ("onehot", "index")]
+        task = spec["task"]
+        scaling = spec["output"].get("target_scaling") or {}
+        return cls(
+            numeric=list(numeric.get("columns", [])),
+            categorical=[p["column"] for p in categories],
+            targets=list(spec["targets"]),
+            task=task,
+            encoding="embedding" if any(p["kind"] == "index" for p in categories) else "onehot",
+            missing=numeric.get("missing", "error"),
+            mean=list(numeric.get("mean", [])),
+            std=list(numeric.get("std", [])),
+            vocab={p["column"]: list(p["vocabulary"]) for p in categories},
+            classes=list(spec["output"]["labels"]) if task in ("binary", "multiclass") else [],
+            target_mean=list(scaling.get("mean", [])),
+            target_std=list(scaling.get("std", [])),
+        )
+
 
 def _label(value: Any) -> Any:
     """Class labels compare as strings; ``1.0`` and ``1`` are the same class."""

@@ -9,6 +9,9 @@ Checks, in order (the later ones need the entry point to load):
 ``config``          ``--print_config`` output parses back to the same values
 ``checkpoint``      a saved checkpoint, loaded by ``lightkit predict``, predicts what the model
                     in memory predicts
+``export``          ``lightkit export`` writes model.onnx and preprocess.json, and ONNX Runtime
+                    reproduces the checkpoint (skipped without the ``export`` extra, or when the
+                    data module has no export hooks: see docs/exporting.md)
 ``import-time``     the plugin module imports within a budget (in a fresh interpreter)
 ==================  ==========================================================================
 """
@@ -29,7 +32,15 @@ from lightkit.testing.signature import init_argument_problems
 __all__ = ["CHECKS", "check_plugin"]
 
 #: every check, in the order it runs
-CHECKS: tuple[str, ...] = ("entry-point", "init-args", "fast-dev-run", "config", "checkpoint", "import-time")
+CHECKS: tuple[str, ...] = (
+    "entry-point",
+    "init-args",
+    "fast-dev-run",
+    "config",
+    "checkpoint",
+    "export",
+    "import-time",
+)
 
 _BASE = {"models": "LightningModule", "datamodules": "LightningDataModule", "callbacks": "Callback"}
 _NOUN = {"models": "model", "datamodules": "data module", "callbacks": "callback"}
@@ -392,6 +403,7 @@ def check_plugin(
             "fast-dev-run": lambda: _fast_dev_run(subject),
             "config": lambda: _config_round_trip(subject),
             "checkpoint": lambda: _checkpoint_round_trip(subject),
+            "export": lambda: _export(subject),
         }
         for check, step in steps.items():
             if check in wanted:
@@ -418,3 +430,68 @@ def _finish(report: ConformanceReport, raise_on_failure: bool) -> ConformanceRep
     if raise_on_failure and not report.ok:
         raise ConformanceError(report)
     return report
+
+
+# -- export (lightkit.export; see docs/exporting.md) ----------------------------------------------------
+def _export(subject: _Subject) -> CheckResult:
+    """``lightkit export`` of a short run: one ONNX file, preprocess.json, and the parity check passed."""
+    from importlib.util import find_spec
+
+    missing = [name for name in ("onnx", "onnxscript", "onnxruntime") if find_spec(name) is None]
+    if missing:
+        summary = f"{', '.join(missing)} not installed: pip install 'lightkit[export]' to check export"
+        return CheckResult("export", "skip", summary)
+    last = subject.workdir / "runs" / "kit" / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        limits = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2"]
+        fit = run_cli(["fit", *subject.selection(), *subject.common(), *limits, "--run.name", "kit"])
+        if not fit.ok or not last.is_file():
+            return _failed_run("export", "a short `lightkit fit`", fit, "see the checkpoint check.")
+    from lightkit.export import ExportError, export_run
+
+    fix = "If the model is not meant to be exported, leave 'export' out of check_plugin(checks=...)."
+    try:
+        with quiet_lightning_logs():
+            result = export_run(last, output=subject.workdir / "export")
+    except ExportError as err:
+        if err.stage == "data":
+            return _export_without_data_hooks(subject, last, err)
+        return CheckResult("export", "fail", err.message, err.details, fix=f"{err.hint} {fix}")
+    except Exception as err:  # the plugin's own code failed on the way
+        lines = [line for line in str(err).splitlines() if line.strip()][:4]
+        summary = f"`lightkit export` failed: {type(err).__name__}"
+        return CheckResult("export", "fail", summary, lines, fix=fix)
+    onnx, parity = result.record["onnx"], result.record["parity"]
+    return CheckResult(
+        "export",
+        "pass",
+        f"model.onnx ({onnx['exporter']}, opset {onnx['opset']}) reproduces the checkpoint on "
+        f"{parity['rows']} rows (max abs difference {parity['max_abs_diff']:.2g}, every label equal)",
+    )
+
+
+def _export_without_data_hooks(subject: _Subject, last: Path, err: Any) -> CheckResult:
+    """The data module cannot describe its preprocessing: report whether the model alone traces."""
+    from lightkit.export import ExportError
+    from lightkit.export.onnx_export import trace_forward
+    from lightkit.loading import load_run
+
+    model = load_run(last).model
+    example = getattr(model, "example_input_array", None)
+    if example is None:
+        return CheckResult(
+            "export",
+            "skip",
+            f"not exportable: {err.message}",
+            ["the model sets no example_input_array, so its forward was not traced either"],
+        )
+    try:
+        trace_forward(model, example, subject.workdir / "forward.onnx")
+    except ExportError as failure:
+        return CheckResult("export", "fail", failure.message, fix=failure.hint or "")
+    return CheckResult(
+        "export",
+        "skip",
+        f"not exportable: {err.message}",
+        ["the model's forward does convert to ONNX (traced with its example_input_array)"],
+    )
