@@ -50,6 +50,7 @@ from lightkit.loading import OpenedCheckpoint, build_datamodule, fill_data_shape
 from lightkit.quiet import quiet_lightning
 from lightkit.render import debug_enabled, print_error
 from lightkit.runs import RUNS_ROOT, new_run_dir, versions_record
+from lightkit.tracking import add_tracking_arguments, tracking_extras
 from lightkit.training.checkpoint_io import AtomicCheckpointIO
 from lightkit.training.recorder import RunRecorder
 from lightkit.training.run_setup import fit_setup, progress_callbacks
@@ -217,6 +218,8 @@ class LightkitCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Add ``--run.name`` and ``--run.output``."""
         parser.add_class_arguments(RunOptions, "run", as_group=True)
+        if self.run_dirs:  # --tracking mlflow|wandb (issue #17; lightkit.tracking)
+            add_tracking_arguments(parser)
 
     # -- parsing -----------------------------------------------------------------------------------
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
@@ -487,12 +490,16 @@ class LightkitCLI(LightningCLI):
         if ckpt and self._opened is not None and run_dir_of(self._opened.path) == self.run_dir:
             resume_epoch = self._opened.checkpoint.get("epoch")
         root_flag = "" if str(root) == RUNS_ROOT else f" --trainer.default_root_dir {root}"
+        # experiment tracking (issue #17; lightkit.tracking): a logger and a callback with --tracking
+        tracked = tracking_extras(self.subcommand_config(), self.run_dir, self.run_dir.name, resume_epoch is not None)
         fit_setup(
             config,
             self.run_dir,
             self.model,
             resume_epoch=resume_epoch,
             resume_command=f"lightkit fit --ckpt_path last --run.name {self.run_dir.name}{root_flag}",
+            extra_loggers=tracked[0],
+            extra_callbacks=tracked[1],
         )
         config["callbacks"].append(self._recorder(self.run_dir, write_config=True))
 
