@@ -114,6 +114,10 @@ def churn_rows(runs: Path) -> list[dict[str, Any]]:
     return [{k: (float(v) if k in numeric else v) for k, v in row.items()} for row in rows]
 
 
+def without(row: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != key}
+
+
 def assert_same_predictions(served: list[dict[str, Any]], expected: list[dict[str, str]], skip: str) -> None:
     """Same labels, probabilities or values within 1e-6, column by column, row by row."""
     assert len(served) == len(expected)
@@ -195,6 +199,7 @@ def serve_process(
             stdout=out,
             stderr=err,
             env={**os.environ, **(env or {})},
+            start_new_session=True,  # its own process group, as a terminal gives it: Ctrl-C reaches them all
         )
     try:
         yield f"http://127.0.0.1:{port}", process, log
@@ -204,17 +209,21 @@ def serve_process(
             try:
                 process.wait(timeout=120)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=30)
 
 
-def stop_cleanly(process: subprocess.Popen) -> None:
-    """SIGTERM ends the server with 0 (or 143), and none of its processes outlives it."""
+def stop_cleanly(process: subprocess.Popen, ctrl_c: bool = False) -> None:
+    """SIGTERM (or Ctrl-C: SIGINT to the process group) ends the server with 0 (or 143), and none of
+    its processes outlives it."""
     import psutil
 
     children = psutil.Process(process.pid).children(recursive=True)
     assert children, "LitServe runs its HTTP server and inference worker in child processes"
-    process.send_signal(signal.SIGTERM)
+    if ctrl_c:
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=120) in (0, 143, -signal.SIGTERM)
     _, alive = psutil.wait_procs(children, timeout=30)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
@@ -288,7 +297,7 @@ def test_wine_server_process_predicts_as_lightkit_predict_and_stops_on_sigterm(r
     assert "lightkit serve: stopped" in Path(f"{log}.err").read_text()
 
 
-def test_churn_server_batches_requests_and_answers_every_bad_one_with_a_4xx(runs: Path):
+def test_churn_server_batches_answers_every_bad_request_with_a_4xx_and_stops_on_ctrl_c(runs: Path):
     rows = churn_rows(runs)
     expected = read_predictions(runs / "runs" / "churn" / "predictions.csv")
     args = (
@@ -310,8 +319,8 @@ def test_churn_server_batches_requests_and_answers_every_bad_one_with_a_4xx(runs
 
         good = dict(rows[1])
         bad_requests = {
-            "missing feature": ({"rows": [{k: v for k, v in good.items() if k != "plan"}]}, 422, "plan"),
-            "unknown feature": ({"rows": [good | {"plann": "basic"}]}, 422, "plann"),
+            "missing feature": ({"rows": [without(good, "plan")]}, 422, "plan"),
+            "misspelt feature": ({"rows": [without(good, "plan") | {"plann": "basic"}]}, 422, "plann"),
             "wrong type": ({"rows": [good, good | {"tenure_months": [1, 2]}]}, 422, "tenure_months"),
             "NaN": (None, 422, "monthly_spend"),
             "empty list": ({"rows": []}, 422, "rows"),
@@ -331,8 +340,12 @@ def test_churn_server_batches_requests_and_answers_every_bad_one_with_a_4xx(runs
                     what,
                     error,
                 )
+            if what == "misspelt feature":
+                assert error["error"] == "row 0: unknown field 'plann' (did you mean 'plan'?)", error
             status, answer = call(f"{base}/predict", good)  # and the server still serves
             assert status == 200 and answer["predictions"][0]["customer_id"] == good["customer_id"], what
+        status, answer = call(f"{base}/predict", without(good, "customer_id"))
+        assert status == 200 and "customer_id" not in answer["predictions"][0]  # no id sent, none returned
         status, error = call(
             f"{base}/predict",
             raw=b"customer_id=1",
@@ -366,7 +379,7 @@ def test_churn_server_batches_requests_and_answers_every_bad_one_with_a_4xx(runs
             assert answer["predictions"][0]["prediction"] == want["prediction"]
             assert abs(answer["predictions"][0]["prob_1"] - float(want["prob_1"])) <= 1e-6
             assert bool(answer["warnings"]) == (row["plan"] == "enterprise"), (row, answer["warnings"])
-        stop_cleanly(process)
+        stop_cleanly(process, ctrl_c=True)
 
 
 # -- in-process servers ----------------------------------------------------------------------------

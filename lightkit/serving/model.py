@@ -115,7 +115,7 @@ class ServedModel:
             owner = type(first.datamodule).__name__
             raise ConfigError(
                 f"data module {owner} cannot be served: it has no {' and no '.join(missing)} method",
-                f"add {', '.join(f'`{h}()`' for h in missing)} to {owner} (see 'Serving a plugin data "
+                f"add {' and '.join(f'`{h}()`' for h in missing)} to {owner} (see 'Serving a plugin data "
                 "module' in docs/serving.md); the built-in CSVDataModule and SklearnDataModule have them.",
             )
         self.runs = runs
@@ -238,11 +238,11 @@ class ServedModel:
             "model": type(self.model).__name__,
             "data": type(self.datamodule).__name__,
             "run": run_name,
-            "checkpoint": [str(r.checkpoint_path) for r in self.runs]
+            "checkpoint": [_shown(r.checkpoint_path) for r in self.runs]
             if self.ensemble
-            else str(first.checkpoint_path),
+            else _shown(first.checkpoint_path),
             "ensemble": len(self.runs) if self.ensemble else None,
-            "epoch": first.epoch,
+            "epochs_trained": first.epoch + 1 if first.epoch is not None else None,
             "task": ((first.config.get("model") or {}).get("init_args") or {}).get("task"),
             "labels": self.schema.labels,
             "id_field": self.schema.id_field,
@@ -251,3 +251,11 @@ class ServedModel:
                 name: _version(name) for name in ("lightkit", "torch", "lightning", "litserve", "pydantic")
             },
         }
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the current directory when it is inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

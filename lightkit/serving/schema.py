@@ -146,7 +146,7 @@ class _Plain(BaseModel):
     """
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (_plain, (self.model_dump(by_alias=True),))
+        return (_plain, (self.model_dump(by_alias=True, exclude_unset=True),))
 
 
 def _as_category(value: Any) -> Any:
@@ -338,7 +338,9 @@ def describe_errors(
         out.append(
             {"row": row, "field": fld, "type": kind, "message": message, "loc": list(error.get("loc", ()))}
         )
-    return out
+    # a misspelt field is both unknown and missing: name the unknown one first, with its suggestion
+    order = {"extra_forbidden": 0, "missing": 1}
+    return sorted(out, key=lambda p: (p["row"] if p["row"] is not None else -1, order.get(p["type"], 2)))
 
 
 def _short(value: Any) -> str:

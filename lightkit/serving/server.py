@@ -319,8 +319,9 @@ def _banner(built: Built) -> str:
         else "no batching"
     )
     lines = [
-        f"lightkit serve: {info['model']} on {info['data']} from {source}",
-        f"  URL      {url}/predict  (docs {url}/docs, model {url}/info, health {url}/health)",
+        f"lightkit serve: {info['model']} on {info['data']}, {source}",
+        f"  predict  POST {url}/predict",
+        f"  more     {url}/docs (the request fields), {url}/info (the model), {url}/health",
         f"  workers  {o.workers_per_device} per device on {built.accelerator}, {batching}",
         f"  try      curl -s {url}/predict -H 'Content-Type: application/json'{key} -d '{body}'",
     ]
