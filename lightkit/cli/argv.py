@@ -6,7 +6,7 @@ helpers take such flags out of the argument list and say what was asked.
 
 from __future__ import annotations
 
-__all__ = ["flag_value", "take_callback_removals", "take_print_config", "take_sources_flag"]
+__all__ = ["config_values", "flag_value", "take_callback_removals", "take_print_config", "take_sources_flag"]
 
 
 def flag_value(args: list[str], flag: str) -> str | None:
@@ -18,6 +18,22 @@ def flag_value(args: list[str], flag: str) -> str | None:
         elif arg.startswith(flag + "="):
             value = arg.split("=", 1)[1]
     return value
+
+
+def config_values(args: list[str]) -> list[str]:
+    """The values of every ``--config``/``-c`` on the command line, in order (paths or inline YAML).
+
+    The one walker of ``--config`` values besides jsonargparse's: plugin selection
+    (:mod:`lightkit.cli.shortnames`), error origins (:mod:`lightkit.cli.config_origin`) and
+    ``--print_config=sources`` (:mod:`lightkit.cli.provenance`) all read configs through it.
+    """
+    values = []
+    for i, arg in enumerate(args):
+        if arg in ("--config", "-c") and i + 1 < len(args):
+            values.append(args[i + 1])
+        elif arg.startswith("--config="):
+            values.append(arg.split("=", 1)[1])
+    return values
 
 
 def take_callback_removals(argv: list[str]) -> tuple[list[str], list[str]]:

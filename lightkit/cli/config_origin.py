@@ -12,21 +12,12 @@ from typing import Any
 
 import yaml
 
+from lightkit.cli.argv import config_values
+
 __all__ = ["config_values", "is_mapping", "locate"]
 
 #: component keys whose values are ``class_path`` + ``init_args``
 COMPONENTS = ("model", "data", "optimizer", "lr_scheduler")
-
-
-def config_values(argv: list[str]) -> list[str]:
-    """The values of every ``--config``/``-c`` on the command line, in order."""
-    values = []
-    for i, arg in enumerate(argv):
-        if arg in ("--config", "-c") and i + 1 < len(argv):
-            values.append(argv[i + 1])
-        elif arg.startswith("--config="):
-            values.append(arg.split("=", 1)[1])
-    return values
 
 
 def _paths(key: str, subcommand: str | None) -> list[list[str]]:

@@ -20,12 +20,12 @@ from typing import Any
 import yaml
 
 from lightkit import registry
+from lightkit.cli.argv import config_values
 from lightkit.errors import ConfigError, PluginNotFound
 
 __all__ = [
     "Selection",
     "check_selected",
-    "config_files",
     "install_resolver",
     "kinds_of_class",
     "selected_names",
@@ -91,17 +91,6 @@ def install_resolver() -> None:
     typehints.resolve_class_path_by_name = resolve_class_path_by_name
 
 
-def config_files(args: list[str]) -> Iterator[tuple[str, str]]:
-    """``(flag, value)`` for every ``--config``/``-c`` on the command line, in order."""
-    it = iter(enumerate(args))
-    for i, arg in it:
-        if arg in ("--config", "-c") and i + 1 < len(args):
-            yield arg, args[i + 1]
-            next(it, None)
-        elif arg.startswith("--config="):
-            yield "--config", arg.split("=", 1)[1]
-
-
 def _read_config(value: str) -> tuple[Any, str]:
     """The parsed YAML of a ``--config`` value (a path, or inline YAML) and a label for messages."""
     path = Path(value)
@@ -137,7 +126,7 @@ def _names_in(value: Any) -> Iterator[str]:
 def selected_names(args: list[str], subcommand: str | None) -> list[Selection]:
     """Every class a command selects through a bare (not dotted) name, config files first."""
     found: list[Selection] = []
-    for _, value in config_files(args):
+    for value in config_values(args):
         data, label = _read_config(value)
         if not isinstance(data, dict):
             continue
