@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,160 @@ def test_ddp_on_two_cpu_processes_writes_one_run_with_metrics_over_all_ranks(wor
     accuracy, loss = _val_metrics_of(run / "checkpoints" / "last.ckpt")
     assert float(last["val_acc"]) == pytest.approx(accuracy, abs=1e-6)
     assert float(last["val_loss"]) == pytest.approx(loss, rel=1e-4)
+
+
+# -- distributed predict ---------------------------------------------------------------------------------
+DDP2 = ("--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu")
+
+LOADER_DATA = '''
+"""Wine, with predict batches from a torch DataLoader: Lightning shards it across DDP ranks."""
+from torch.utils.data import DataLoader, Dataset
+
+from lightkit.components.sklearn_data import SklearnDataModule
+
+
+class _Rows(Dataset):
+    def __init__(self, split):
+        self.split = split
+
+    def __len__(self):
+        return len(self.split["x"])
+
+    def __getitem__(self, i):
+        return {name: t[i] for name, t in self.split.items()}
+
+
+class LoaderWine(SklearnDataModule):
+    def predict_dataloader(self):
+        if "predict" not in self._splits:
+            self.setup("predict")
+        return DataLoader(_Rows(self._splits["predict"]), batch_size=5, shuffle=False)
+'''
+
+
+def test_rows_of_all_ranks_are_put_back_in_input_order_once():
+    from lightkit.components.prediction_writer import _in_input_order
+
+    index = torch.tensor([0, 2, 4, 0, 1, 3, 5])  # rank 0 padded by wrapping around to row 0
+    rows = torch.tensor([[10.0], [12.0], [14.0], [10.0], [11.0], [13.0], [15.0]])
+    assert _in_input_order(rows, index).reshape(-1).tolist() == [10, 11, 12, 13, 14, 15]
+
+
+def _predict_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _same_rows(ddp: list[dict[str, str]], single: list[dict[str, str]]) -> None:
+    assert len(ddp) == len(single) and len(single) > 0
+    assert [r["row"] for r in ddp] == [r["row"] for r in single]  # same order, no duplicate
+    assert len({r["row"] for r in ddp}) == len(ddp)
+    assert sum(key.startswith("prob_") for key in single[0]) == 3  # wine: three classes
+    for a, b in zip(ddp, single, strict=True):
+        assert a.keys() == b.keys()
+        assert a["prediction"] == b["prediction"]
+        for key in a:
+            if key.startswith("prob_"):
+                assert float(a[key]) == pytest.approx(float(b[key]), abs=1e-6)
+
+
+def _ddp_predict(workdir: Path, run: str, output: str, pythonpath: str = "") -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (pythonpath, os.environ.get("PYTHONPATH", "")) if p),
+    }
+    args = ["predict", "--ckpt_path", str(workdir / "runs" / run), *DDP2, "--run.output", output]
+    return subprocess.run(
+        [sys.executable, "-m", "lightkit", *args], cwd=workdir, env=env, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+
+
+# The built-in data modules serve batches through TensorBatchLoader. Its predict loader is built
+# with rank=global_rank but world_size=1 (lightkit/data/in_memory.py), which raises on rank 1, and
+# its test loader pads by wrapping around; Lightning's sync_dist mean of the loss divides an integer
+# row count (27 rows on 2 ranks -> 13). The two tests below pass once lightkit/data shards predict
+# and test without padding (with row_indices() for PredictionWriter) and TabularMLP logs its
+# val/test loss as a row-weighted torchmetrics.MeanMetric: see the issue #19 report.
+NEEDS_DATA_PATCH = pytest.mark.xfail(
+    strict=True,
+    reason="lightkit/data/in_memory.py: the predict loader gives rank 1 world_size=1 (ValueError); "
+    "test batches are padded; TabularMLP's synced loss divides an integer row count (issue #19)",
+)
+
+
+@NEEDS_DATA_PATCH
+@pytest.mark.slow
+def test_ddp_predict_writes_the_single_process_rows_once_in_input_order(lightkit, workdir: Path):
+    fit = lightkit(
+        "fit", "--config", str(CONFIGS / "wine_mlp.yaml"), "--trainer.max_epochs", "2", "--run.name", "wine"
+    )
+    assert fit.code == 0, fit.err
+    single = lightkit("predict", "--ckpt_path", str(workdir / "runs" / "wine"), "--run.output", "single.csv")
+    assert single.code == 0, single.err
+    proc = _ddp_predict(workdir, "wine", "ddp.csv")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Starting with 2 processes" in proc.stderr
+    assert proc.stderr.count("predictions written to") == 1  # rank 0 writes, once
+    _same_rows(_predict_csv(workdir / "ddp.csv"), _predict_csv(workdir / "single.csv"))
+
+
+@pytest.mark.slow
+def test_ddp_predict_gathers_the_shards_of_a_dataloader(lightkit, workdir: Path, monkeypatch):
+    # a DataLoader is sharded by Lightning (rank r gets rows r, r+2, ...): rank 0 alone has half the rows
+    (workdir / "lkt_loader_data.py").write_text(LOADER_DATA)
+    monkeypatch.syspath_prepend(str(workdir))
+    fit = lightkit(
+        "fit", "--config", str(CONFIGS / "wine_mlp.yaml"), "--data", "lkt_loader_data.LoaderWine",
+        "--data.dataset", "wine", "--trainer.max_epochs", "2", "--run.name", "loader",
+    )  # fmt: skip
+    assert fit.code == 0, fit.err
+    single = lightkit(
+        "predict", "--ckpt_path", str(workdir / "runs" / "loader"), "--run.output", "single.csv"
+    )
+    assert single.code == 0, single.err
+    proc = _ddp_predict(workdir, "loader", "ddp.csv", pythonpath=str(workdir))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _same_rows(_predict_csv(workdir / "ddp.csv"), _predict_csv(workdir / "single.csv"))
+
+
+_METRIC_ROW = re.compile(r"^\W*(test_\w+)\W+([-+0-9.eE]+)\W*$")
+
+
+def _test_metrics(stdout: str) -> dict[str, float]:
+    """The figures of Lightning's "Test metric" table."""
+    found = {}
+    for line in stdout.splitlines():
+        m = _METRIC_ROW.match(line.strip())
+        if m:
+            found[m[1]] = float(m[2])
+    return found
+
+
+@NEEDS_DATA_PATCH
+@pytest.mark.slow
+def test_ddp_test_metrics_equal_the_single_process_figures(lightkit, workdir: Path):
+    # 27 test rows: 14 and 13 on the two ranks, so padding or an unweighted mean would show
+    fit = lightkit(
+        "fit", "--config", str(CONFIGS / "wine_mlp.yaml"), "--data.test_fraction", "0.15",
+        "--trainer.max_epochs", "2", "--run.name", "odd",
+    )  # fmt: skip
+    assert fit.code == 0, fit.err
+    figures = []
+    for devices in ("1", "2"):
+        args = ["test", "--ckpt_path", str(workdir / "runs" / "odd"), "--trainer.strategy", "ddp"]
+        args += ["--trainer.devices", devices, "--trainer.accelerator", "cpu"]
+        proc = subprocess.run(
+            [sys.executable, "-m", "lightkit", *args],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        figures.append(_test_metrics(proc.stdout))
+    single, ddp = figures
+    assert set(single) == {"test_acc", "test_auroc", "test_f1", "test_loss"}
+    assert ddp.keys() == single.keys()
+    for name, value in single.items():
+        assert ddp[name] == pytest.approx(value, rel=1e-5), name

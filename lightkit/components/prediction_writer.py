@@ -24,6 +24,11 @@ class PredictionWriter(BasePredictionWriter):
     labels, probabilities); otherwise they are ``row`` and ``pred_0``, ``pred_1``, ... The file is
     written to a temporary name first and renamed, so an interrupted run leaves no partial file.
 
+    Under DDP, when each rank predicted a share of the rows, the shares are gathered on global
+    rank 0 with the input row of each prediction, sorted back into input order, and padding
+    duplicates dropped: the file has one row per input row, as from one process. Rank 0 writes it
+    once.
+
     Args:
         output_path: The CSV file to write; by default ``predictions.csv`` in the run directory.
     """
@@ -55,20 +60,120 @@ class PredictionWriter(BasePredictionWriter):
         predictions: Any,
         batch_indices: Any,
     ) -> None:
-        """Concatenate the batches and write the file (on rank zero)."""
+        """Put the rows of every rank together in input order and write the file (on global rank 0)."""
         batches = predictions[0] if predictions and isinstance(predictions[0], list) else predictions
-        if not batches or not trainer.is_global_zero:
+        indices = batch_indices[0] if batch_indices and isinstance(batch_indices[0], list) else batch_indices
+        rows = _stack(batches or [])
+        index = _row_index(trainer, indices or [], len(rows) if rows is not None else 0)
+        if trainer.world_size > 1 and _is_sharded(trainer):
+            rows, index = _gather_to_rank_zero(trainer, rows, index)
+        if not trainer.is_global_zero or rows is None or not len(rows):
             return
-        stacked = torch.cat([torch.as_tensor(b).reshape(len(b), -1) for b in batches])
+        if index is not None:
+            rows = _in_input_order(rows, index)
         describe = getattr(trainer.datamodule, "describe_predictions", None)
         if callable(describe):
-            columns = describe(stacked)
+            columns = describe(rows)
         else:
-            columns = {"row": list(range(len(stacked)))}
-            for i in range(stacked.shape[1]):
-                columns[f"pred_{i}"] = stacked[:, i].tolist()
+            columns = {"row": list(range(len(rows)))}
+            for i in range(rows.shape[1]):
+                columns[f"pred_{i}"] = rows[:, i].tolist()
+        lengths = {name: len(values) for name, values in columns.items()}
+        if set(lengths.values()) != {len(rows)}:
+            raise DataError(
+                f"describe_predictions of {type(trainer.datamodule).__name__} gave columns of "
+                f"{lengths} rows for {len(rows)} predicted rows",
+                "every column of the prediction file needs one value per predicted row.",
+            )
         path = Path(self.output_path or "predictions.csv")
         self.written_path = _write_csv(path, columns)
+
+
+def _stack(batches: list[Any]) -> torch.Tensor | None:
+    """One ``(rows, columns)`` CPU tensor from the predicted batches, or ``None`` for none."""
+    if not batches:
+        return None
+    return torch.cat([torch.as_tensor(b).detach().cpu().reshape(len(b), -1) for b in batches])
+
+
+def _predict_loader(trainer: pl.Trainer) -> Any:
+    loaders = trainer.predict_dataloaders
+    if isinstance(loaders, (list, tuple)):
+        return loaders[0] if loaders else None
+    if isinstance(loaders, dict):
+        return next(iter(loaders.values()), None)
+    return loaders
+
+
+def _row_index(trainer: pl.Trainer, batch_indices: list[list[int]], rows: int) -> torch.Tensor | None:
+    """The input row of each predicted row: from Lightning's sampler, or the loader's ``row_indices()``.
+
+    A ``DataLoader`` gets its indices from Lightning (its batch sampler is wrapped to record
+    them; under DDP its sampler is Lightning's ``UnrepeatedDistributedSampler``). A loader that
+    shards rows itself tells them with a ``row_indices()`` method: this rank's input rows, in the
+    order it served them. ``None`` when neither says (the rows are then in input order as they are).
+    """
+    flat = [int(i) for batch in batch_indices for i in batch]
+    if flat and len(flat) == rows:
+        return torch.tensor(flat, dtype=torch.long)
+    served = getattr(_predict_loader(trainer), "row_indices", None)
+    if callable(served):
+        index = torch.as_tensor(served(), dtype=torch.long).reshape(-1)
+        return index[:rows] if len(index) >= rows else None
+    return None
+
+
+def _is_sharded(trainer: pl.Trainer) -> bool:
+    """Whether each rank predicted only its share of the rows (the same answer on every rank).
+
+    Lightning shards a ``DataLoader`` under DDP (``use_distributed_sampler``); a loader of its own
+    says so with ``world_size > 1`` and ``row_indices()``. Any other loader gave every rank every
+    row, and rank 0 writes its own.
+    """
+    from lightning.pytorch.overrides.distributed import _IndexBatchSamplerWrapper
+
+    loader = _predict_loader(trainer)
+    if isinstance(getattr(loader, "batch_sampler", None), _IndexBatchSamplerWrapper):
+        sampler = getattr(loader.batch_sampler, "sampler", None)
+        return getattr(sampler, "num_replicas", 1) > 1
+    return getattr(loader, "world_size", 1) > 1 and callable(getattr(loader, "row_indices", None))
+
+
+def _gather_to_rank_zero(
+    trainer: pl.Trainer, rows: torch.Tensor | None, index: torch.Tensor | None
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Every rank's rows and their input rows, concatenated on global rank 0 (``None`` elsewhere).
+
+    Raises:
+        DataError: A rank cannot say which input rows it predicted.
+    """
+    import torch.distributed as dist
+
+    if rows is not None and index is None:
+        raise DataError(
+            f"rank {trainer.global_rank} predicted {len(rows)} rows but its loader does not say which "
+            "input rows they are, so the ranks' predictions cannot be put back in order",
+            "use a DataLoader (Lightning shards it and records the indices), or give the loader a "
+            "row_indices() method; or predict on one device (--trainer.devices 1).",
+        )
+    mine = (rows, index) if rows is not None else (None, None)
+    gathered: list[Any] | None = [None] * trainer.world_size if trainer.is_global_zero else None
+    dist.gather_object(mine, gathered, dst=0)
+    if gathered is None:
+        return None, None
+    parts = [(r, i) for r, i in gathered if r is not None]
+    if not parts:
+        return None, None
+    return torch.cat([r for r, _ in parts]), torch.cat([i for _, i in parts])
+
+
+def _in_input_order(rows: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """The rows sorted by input row, each input row once (padding duplicates dropped)."""
+    order = torch.argsort(index, stable=True)
+    index, rows = index[order], rows[order]
+    first = torch.ones(len(index), dtype=torch.bool)
+    first[1:] = index[1:] != index[:-1]
+    return rows[first]
 
 
 def _write_csv(path: Path, columns: dict[str, list[Any]]) -> Path:
@@ -78,7 +183,7 @@ def _write_csv(path: Path, columns: dict[str, list[Any]]) -> Path:
         with os.fdopen(fd, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(list(columns))
-            writer.writerows(zip(*columns.values()))
+            writer.writerows(zip(*columns.values(), strict=True))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
