@@ -279,16 +279,22 @@ def _stop(proc: subprocess.Popen) -> None:
             continue
 
 
-def _poll(url: str, proc: subprocess.Popen, attempts: int = 600) -> bytes:
-    """GET ``url`` until it answers, a bounded number of times, while the server is alive."""
+def _poll(url: str, proc: subprocess.Popen, until=lambda body: True, attempts: int = 600) -> bytes:
+    """GET ``url`` until it answers with a body ``until`` accepts: a bounded number of tries, each
+    with a bounded request, while the server is alive."""
+    body = b""
     for _ in range(attempts):
         assert proc.poll() is None, f"the server exited with {proc.returncode}"
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
-                return response.read()
+                body = response.read()
         except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer after {attempts} attempts")
+            body = b""
+        else:
+            if until(body):
+                return body
+        time.sleep(0.5)
+    raise AssertionError(f"{url}: no expected answer after {attempts} tries; last: {body[:300]!r}")
 
 
 def test_mlflow_ui_lists_the_run_over_its_rest_api(lightkit, workdir: Path):
@@ -331,8 +337,10 @@ def test_tensorboard_logdir_runs_works_as_the_docs_say(lightkit, workdir: Path):
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
-        assert json.loads(_poll(f"{base}/data/runs", proc)) == ["wine/tensorboard"]
-        tags = json.loads(_poll(f"{base}/data/plugin/scalars/tags", proc))
+        # TensorBoard scans the log directory in the background: ask until the run shows up
+        runs = json.loads(_poll(f"{base}/data/runs", proc, until=lambda b: json.loads(b)))
+        assert runs == ["wine/tensorboard"]
+        tags = json.loads(_poll(f"{base}/data/plugin/scalars/tags", proc, until=lambda b: b"val_loss" in b))
         assert {"val_loss", "val_acc", "train_loss_epoch"} <= set(tags["wine/tensorboard"])
     finally:
         _stop(proc)
@@ -394,6 +402,15 @@ def test_bad_tracking_input_is_a_short_error(lightkit, workdir: Path, flags, mes
     if hint:
         assert hint in result.err.split("hint:", 1)[1]
     assert "Traceback" not in result.err
+
+
+def test_a_server_that_is_down_stops_the_fit_with_one_message(lightkit, workdir: Path):
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = lightkit("fit", *WINE, "--trainer.max_epochs", "1", "--tracking", "mlflow", "--tracking.uri", uri)
+    assert result.code == 1
+    assert f"error: cannot log to MLflow at {uri}: " in result.err
+    assert "hint: check --tracking.uri (or MLFLOW_TRACKING_URI) and that the server is up." in result.err
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # the fail-fast setting is put back
 
 
 def test_tracking_is_also_selected_by_class_name_and_from_a_config_file(lightkit, workdir: Path):

@@ -291,7 +291,10 @@ def run_trials(run: SweepRun) -> None:
         f"study {run.study.study_name}: {done} of {run.n_trials} trials finished or pruned{busy}; "
         f"{max(left, 0)} to run"
     )
-    with _sigterm_as_interrupt():
+    from lightkit.tracking import child_runs  # with --tracking: trials are child runs of the study's run (#17)
+
+    parent = child_runs(run.study.study_name, run.sweep_dir, run.sweep_dir / "runs", {"lightkit.kind": "sweep"})
+    with _sigterm_as_interrupt(), parent:
         while True:
             trial = _next_trial(run)
             if trial is None:

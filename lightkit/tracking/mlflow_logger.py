@@ -23,10 +23,11 @@ What lightkit changes in Lightning's logger, and why:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,30 @@ def resolve_store(uri: str | None, store_root: Path, source: str) -> tuple[str, 
             "or set MLFLOW_ALLOW_FILE_STORE=true.",
         )
     return uri, None
+
+
+@contextlib.contextmanager
+def _fail_fast(uri: str) -> Iterator[None]:
+    """The first request to a server that is down fails in seconds, not after MLflow's minutes of retries.
+
+    MLflow retries a refused connection 7 times with a growing backoff (about 4.5 minutes). Before
+    training starts, one retry is enough; later requests keep MLflow's settings (or yours, when
+    ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` is set).
+    """
+    names = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
+    if not uri.startswith(("http://", "https://")) or names[0] in os.environ:
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update({names[0]: "1", names[1]: os.environ.get(names[1], "30")})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _experiment_id(client: Any, name: str, artifact_location: str | None, uri: str) -> str:
@@ -202,7 +227,8 @@ class RunMLflowLogger(MLFlowLogger):
         if uri.startswith("sqlite:///"):
             Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         try:
-            experiment_id = _experiment_id(client, self._experiment_name, self._artifact_location, uri)
+            with _fail_fast(uri):
+                experiment_id = _experiment_id(client, self._experiment_name, self._artifact_location, uri)
             run = _live_run(client, self._resume_run_id)
             if self._resume_run_id and run is None:
                 _note(f"run {self._resume_run_id} is gone from {shown_uri(uri)}; continuing in a new run")
