@@ -133,6 +133,8 @@ def measure(ckpt: Path, batch_size: int, args: argparse.Namespace) -> dict[str, 
         "--max_batch_size", str(batch_size), "--batch_timeout", str(args.batch_timeout),
         "--log_level", "warning", "--accelerator", args.accelerator,
     ]  # fmt: skip
+    if args.api_servers:
+        command += ["--api_servers", str(args.api_servers)]
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -159,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-sizes", default="1,32", help="Comma-separated --max_batch_size values.")
     parser.add_argument("--batch_timeout", type=float, default=0.005, help="The server's --batch_timeout.")
     parser.add_argument("--accelerator", default="cpu", help="The server's --accelerator.")
+    parser.add_argument("--api_servers", type=int, help="The server's --api_servers (default: its own).")
     parser.add_argument("--output", type=Path, help="Also write the results as JSON here.")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.batch_sizes.split(",")]

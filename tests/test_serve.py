@@ -300,17 +300,8 @@ def test_wine_server_process_predicts_as_lightkit_predict_and_stops_on_sigterm(r
 def test_churn_server_batches_answers_every_bad_request_with_a_4xx_and_stops_on_ctrl_c(runs: Path):
     rows = churn_rows(runs)
     expected = read_predictions(runs / "runs" / "churn" / "predictions.csv")
-    args = (
-        "--ckpt_path",
-        "runs/churn",
-        "--max_batch_size",
-        "8",
-        "--batch_timeout",
-        "0.05",
-        "--max_request_size",
-        "64KB",
-    )
-    with serve_process(runs, *args) as (base, process, _):
+    args = "--ckpt_path runs/churn --max_batch_size 8 --batch_timeout 0.05 --max_request_size 64KB --api_servers 2"
+    with serve_process(runs, *args.split()) as (base, process, _):
         wait_healthy(base, process)
         status, body = call(f"{base}/predict", {"rows": rows})
         assert status == 200, body
@@ -524,3 +515,13 @@ def test_serve_help_documents_every_flag_without_importing_torch():
     flags = "--ckpt_path --host --port --api_key --max_request_size --max_batch_size --batch_timeout"
     for flag in (*flags.split(), "--workers_per_device", "--accelerator", "--devices", "--timeout"):
         assert flag in proc.stdout, flag
+
+
+def test_an_accelerator_that_is_not_there_is_refused_before_loading(lightkit):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    result = lightkit("serve", "--ckpt_path", "nowhere.ckpt", "--accelerator", "cuda")
+    assert result.code == 2
+    assert result.err.startswith("error: --accelerator cuda, but torch finds no CUDA GPU")

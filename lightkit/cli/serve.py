@@ -135,6 +135,12 @@ def _parser() -> argparse.ArgumentParser:
         help="Inference worker processes per device, each with its own copy of the model (default: 1).",
     )
     workers.add_argument(
+        "--api_servers",
+        type=int,
+        metavar="N",
+        help="HTTP server processes, which parse and validate requests (default: one per inference worker).",
+    )
+    workers.add_argument(
         "--accelerator",
         default="auto",
         choices=["auto", "cpu", "cuda", "mps"],
@@ -168,6 +174,7 @@ def main(argv: list[str]) -> int:
         max_batch_size=args.max_batch_size,
         batch_timeout=args.batch_timeout,
         workers_per_device=args.workers_per_device,
+        api_servers=args.api_servers,
         accelerator=args.accelerator,
         devices=args.devices,
         api_key=args.api_key or os.environ.get("LIT_SERVER_API_KEY") or None,

@@ -41,6 +41,7 @@ class ServeOptions:
         max_batch_size: Requests gathered into one model call (dynamic batching); 1 turns it off.
         batch_timeout: Seconds to wait for a batch to fill.
         workers_per_device: Inference worker processes per device.
+        api_servers: HTTP server processes (they validate requests); by default one per worker.
         accelerator: ``auto`` (a GPU when there is one, else the CPU), ``cpu``, ``cuda`` or ``mps``.
         devices: Number of devices (GPUs), or ``auto`` for all.
         api_key: Require this key in the ``X-API-Key`` header; by default ``LIT_SERVER_API_KEY``.
@@ -57,6 +58,7 @@ class ServeOptions:
     max_batch_size: int = 1
     batch_timeout: float = 0.005
     workers_per_device: int = 1
+    api_servers: int | None = None
     accelerator: str = "auto"
     devices: str = "auto"
     api_key: str | None = None
@@ -84,6 +86,8 @@ def check_options(options: ServeOptions) -> ServeOptions:
     for name in ("max_batch_size", "workers_per_device", "max_request_size"):
         if getattr(options, name) < 1:
             raise UsageError(f"--{name} must be at least 1, got {getattr(options, name)}")
+    if options.api_servers is not None and options.api_servers < 1:
+        raise UsageError(f"--api_servers must be at least 1, got {options.api_servers}")
     if options.batch_timeout < 0:
         raise UsageError(f"--batch_timeout must be 0 or more seconds, got {options.batch_timeout}")
     if options.timeout <= options.batch_timeout:
@@ -113,13 +117,18 @@ def _check_port_free(host: str, port: int) -> None:
 
 def _accelerator(value: str) -> str:
     """``auto`` decided here: LitServe's own ``auto`` looks for a GPU only when torch is imported."""
-    if value != "auto":
-        return value
     import torch
 
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if value == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--accelerator cuda, but torch finds no CUDA GPU", "use --accelerator cpu, or auto.")
+    if value == "mps" and not has_mps:
+        raise UsageError("--accelerator mps, but torch finds no Apple GPU", "use --accelerator cpu, or auto.")
+    if value != "auto":
+        return value
     if torch.cuda.is_available():
         return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    if has_mps:
         return "mps"
     return "cpu"
 
@@ -203,6 +212,7 @@ def build_server(options: ServeOptions) -> Built:
     from lightkit.serving.model import ServedModel, resolve_targets
     from lightkit.serving.schema import describe_errors, output_model, request_model
 
+    accelerator = _accelerator(options.accelerator)
     checkpoints, ensemble = resolve_targets(options.ckpt_path, options.run_root, options.run_name)
     served = ServedModel.load(checkpoints, ensemble)
     columns = _probe(served)
@@ -217,7 +227,6 @@ def build_server(options: ServeOptions) -> Built:
         max_batch_size=options.max_batch_size,
         batch_timeout=options.batch_timeout if options.max_batch_size > 1 else 0.0,
     )
-    accelerator = _accelerator(options.accelerator)
     info = served.info() | {"outputs": list(columns)}
     server = ls.LitServer(
         api,
@@ -401,6 +410,7 @@ def serve(options: ServeOptions) -> int:
             host=options.host,
             port=options.port,
             log_level=options.log_level,
+            num_api_servers=options.api_servers,
             generate_client_file=False,
         )
     except KeyboardInterrupt:  # during start-up; once running, LitServe handles it and returns
