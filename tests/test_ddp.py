@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
@@ -247,3 +248,112 @@ def test_ddp_test_metrics_equal_the_single_process_figures(lightkit, workdir: Pa
     assert ddp.keys() == single.keys()
     for name, value in single.items():
         assert ddp[name] == pytest.approx(value, rel=1e-5), name
+
+
+# -- guard rails -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("config", "processes"),
+    [
+        ({"accelerator": "cpu", "devices": 7}, 7),
+        ({"accelerator": "cpu", "devices": "3"}, 3),
+        ({"accelerator": "cpu", "devices": [0, 1, 2]}, 3),
+        ({"accelerator": "cpu", "devices": "auto"}, 1),
+        ({"accelerator": "gpu", "devices": 7}, None),
+    ],
+)
+def test_cpu_processes_are_counted_from_the_trainer_config(config, processes):
+    from lightkit.training.ranks import cpu_processes
+
+    assert cpu_processes(config) == processes
+
+
+def test_more_cpu_processes_than_cores_warn_or_are_refused(monkeypatch):
+    from lightkit.errors import UsageError
+    from lightkit.training import ranks
+
+    monkeypatch.setattr(ranks, "cpu_cores", lambda: 2)
+    seven = {"accelerator": "cpu", "devices": 7, "strategy": "ddp"}
+    with pytest.warns(
+        UserWarning, match=r"--trainer.devices 7 starts 7 CPU processes on a machine with 2 cores"
+    ):
+        assert "slower than with --trainer.devices 2" in ranks.check_cpu_processes(seven)
+    with pytest.raises(UsageError, match="starts 7 CPU processes") as refused:
+        ranks.check_cpu_processes(seven, refuse=True)
+    assert refused.value.hint.startswith("use --trainer.devices 2 or fewer")
+    assert ranks.check_cpu_processes({"accelerator": "cpu", "devices": 2}) is None
+
+
+def test_cpu_cores_respect_the_affinity_mask():
+    from lightkit.training.ranks import cpu_cores
+
+    assert 1 <= cpu_cores() <= len(os.sched_getaffinity(0))
+
+
+DIE_ON_RANK = '''
+import os
+
+import lightning.pytorch as pl
+
+
+class DieOnRank(pl.Callback):
+    """Kills this process (no exception, no cleanup) on one rank at the start of an epoch."""
+
+    def __init__(self, rank: int = 1, epoch: int = 1) -> None:
+        self.rank, self.epoch = rank, epoch
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.global_rank == self.rank and trainer.current_epoch == self.epoch:
+            os._exit(3)
+'''
+
+
+def _wait_for_group(pgid: int, limit_s: float) -> bool:
+    """Wait until no process of the group is left; ``False`` if some still run after ``limit_s``."""
+    import time
+
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dead", [1, 0])
+def test_a_rank_that_dies_is_named_by_the_ranks_that_stop(workdir: Path, dead: int):
+    # rank 1 is a child of rank 0 (Lightning's launcher); when rank 0 dies, rank 1 is left alone
+    import signal
+    import socket
+
+    (workdir / "lkt_die.py").write_text(DIE_ON_RANK)
+    args = [
+        "fit", "--config", str(CONFIGS / "wine_mlp.yaml"), "--trainer.max_epochs", "3", *DDP2,
+        "--trainer.callbacks+=lightkit.training.ranks.RankWatch",
+        "--trainer.callbacks+=lkt_die.DieOnRank", "--trainer.callbacks.rank", str(dead),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(workdir), os.environ.get("PYTHONPATH", "")])}
+    with open(workdir / "out.txt", "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lightkit", *args], cwd=workdir, env=env, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        proc.wait(timeout=600)
+        ended = _wait_for_group(proc.pid, 300)  # the rank that survives stops too, and does not hang
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    text = (workdir / "out.txt").read_text()
+    assert ended, text[-3000:]
+    assert proc.returncode != 0
+    other = 1 - dead
+    named = re.search(
+        rf"rank {dead} \(pid (\d+) on {re.escape(socket.gethostname())}\) died; rank {other} stops too", text
+    )
+    assert named, text[-3000:]
+    if dead == 0:
+        assert int(named[1]) == proc.pid

@@ -1,0 +1,183 @@
+"""What lightkit checks about the processes of a distributed run: before they start, and when one dies.
+
+* :func:`check_cpu_processes`, before the trainer starts any process: ``--trainer.devices 7`` on
+  CPU starts 7 processes, which on a 2-core machine share 2 cores and run slower than 2 would.
+  It warns, or refuses (a :class:`~lightkit.errors.UsageError`) when asked to.
+* :class:`RankWatch`, a callback: every rank learns where the others run (host and process id)
+  once the process group is up. When a collective fails because a peer went away (gloo's
+  "Connection closed by peer", NCCL's "remote process exited"), the surviving ranks' error names
+  the rank that died (``rank 1 (pid 4242 on node-a) died; rank 0 stops too``), instead of the
+  backend's message about a socket.
+
+Lightning's own launcher (``--trainer.strategy ddp`` started from one command) already kills the
+other ranks when one exits; torchrun's agent does the same on its node. Without :class:`RankWatch`
+the survivors' last words are still only the socket error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+
+from lightkit.errors import LightkitError, UsageError
+
+__all__ = ["RankWatch", "check_cpu_processes", "cpu_cores", "cpu_processes"]
+
+#: how a collective says that a peer went away (gloo, NCCL, the TCP store)
+_PEER_GONE = re.compile(
+    r"connection (closed|reset) by peer|broken pipe|remote process exited|"
+    r"socket timeout|connection refused|NCCL communicator was aborted|recvValue failed",
+    re.IGNORECASE,
+)
+
+
+def cpu_cores() -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max" and int(period) > 0:
+            cores = min(cores, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def _runs_on_cpu(accelerator: Any) -> bool:
+    name = accelerator if isinstance(accelerator, str) else type(accelerator).__name__
+    name = str(name or "auto").lower()
+    if name.startswith("cpu"):
+        return True
+    if name != "auto":
+        return False
+    import torch
+
+    return not torch.cuda.is_available() and not torch.backends.mps.is_available()
+
+
+def cpu_processes(trainer_config: dict[str, Any]) -> int | None:
+    """How many CPU processes ``trainer_config`` starts on this machine, or ``None`` if it is not a CPU run.
+
+    Args:
+        trainer_config: The ``trainer`` section as keyword arguments of ``Trainer`` (``devices``,
+            ``accelerator``).
+    """
+    if not _runs_on_cpu(trainer_config.get("accelerator", "auto")):
+        return None
+    devices = trainer_config.get("devices", "auto")
+    if isinstance(devices, (list, tuple)):
+        return len(devices)
+    if isinstance(devices, str):
+        devices = devices.strip()
+        if devices == "auto":
+            return 1
+        try:
+            return len([d for d in devices.split(",") if d]) if "," in devices else int(devices)
+        except ValueError:
+            return None  # Lightning will say what is wrong with it
+    return devices if isinstance(devices, int) and devices > 0 else None
+
+
+def check_cpu_processes(trainer_config: dict[str, Any], refuse: bool = False) -> str | None:
+    """Warn (or refuse) when a CPU run would start more processes than this machine has cores.
+
+    Call it before the ``Trainer`` is built: by then Lightning has not started any process.
+
+    Args:
+        trainer_config: The ``trainer`` section as keyword arguments of ``Trainer``.
+        refuse: Raise instead of warning.
+
+    Returns:
+        The warning given, or ``None`` when the processes fit.
+
+    Raises:
+        UsageError: ``refuse`` is set and the processes exceed the cores.
+    """
+    processes, cores = cpu_processes(trainer_config), cpu_cores()
+    if processes is None or processes <= cores:
+        return None
+    message = (
+        f"--trainer.devices {processes} starts {processes} CPU processes on a machine with {cores} "
+        f"core{'s' if cores > 1 else ''}: they take turns on the cores, and the run is slower than "
+        f"with --trainer.devices {cores}"
+    )
+    if refuse:
+        raise UsageError(
+            message, f"use --trainer.devices {cores} or fewer; each process then gets a share of the cores."
+        )
+    warnings.warn(message, UserWarning, stacklevel=2)
+    return message
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` (on this host) is running: a zombie, exited but not reaped, is not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+class RankWatch(pl.Callback):
+    """Names the rank that died when a collective fails because a peer went away.
+
+    At setup, every rank gathers ``(global rank, host, process id)`` of all ranks. When the run
+    then fails with a peer-gone error, the ranks on this host whose process no longer exists are
+    named; a rank on another host is named by its host (its process cannot be checked from here).
+    """
+
+    def __init__(self) -> None:
+        self.peers: list[tuple[int, str, int]] = []
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Learn where every rank runs (one small all-gather, once per run)."""
+        import torch.distributed as dist
+
+        if trainer.world_size < 2 or not (dist.is_available() and dist.is_initialized()):
+            return
+        gathered: list[Any] = [None] * trainer.world_size
+        dist.all_gather_object(gathered, (trainer.global_rank, socket.gethostname(), os.getpid()))
+        self.peers = sorted(gathered)
+
+    def dead_ranks(self, me: int) -> list[str]:
+        """The ranks known to be dead, each as ``rank N (pid P on HOST)``; remote ranks as possibly dead."""
+        host = socket.gethostname()
+        local = [(r, h, p) for r, h, p in self.peers if r != me and h == host]
+        dead = [f"rank {r} (pid {p} on {h})" for r, h, p in local if not _alive(p)]
+        if dead:
+            return dead
+        return [f"rank {r} on {h}" for r, h, p in self.peers if r != me and h != host]
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        """Rewrite a peer-gone error to name the rank that died (as Lightning augments its own messages).
+
+        The exception is changed, not replaced, so that Lightning's teardown (and its launcher's
+        killing of the other processes) still runs.
+        """
+        gone = _PEER_GONE.search(str(exception))
+        if not self.peers or gone is None or isinstance(exception, LightkitError):
+            return
+        me = trainer.global_rank
+        dead = self.dead_ranks(me)
+        if not dead:
+            return
+        which = ", ".join(dead)
+        verb = "died" if "pid" in which else "stopped answering"
+        exception.args = (f"{which} {verb}; rank {me} stops too ({gone.group(0).lower()})",)
