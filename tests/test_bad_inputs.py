@@ -56,6 +56,10 @@ class Row:
 
 
 CONFIG_ROWS = {
+    "option of a component that was not chosen": Row(
+        ("fit", "--config", WINE, "--tracking.uri", "x"),
+        2, ("--tracking.<option> was given, but no tracking was chosen", "--tracking NAME"),
+    ),
     "unknown key (flag)": Row(
         ("fit", "--config", WINE, "--model.hiden_sizes", "[8]"),
         2, ("'model.hiden_sizes'", "from --model.hiden_sizes", "did you mean 'hidden_sizes'"),

@@ -301,6 +301,9 @@ def _message(problem: Problem, parser: Any, subcommand: str | None, argv: list[s
         return ConfigError(f"option {problem.key!r} is ambiguous: it could be {listed}", "write the option in full.")
     if problem.kind == "unknown_key":
         return _unknown_key(problem, parser, subcommand, argv, help_hint)
+    not_finite = str(value).strip().lower().lstrip("+-") in ("nan", "inf", "infinity", ".nan", ".inf")
+    if problem.kind == "type" and "float" in problem.expected and not_finite:  # floats to Python, not here
+        return ConfigError(f"{key}: {shown} is not a finite number{origin}", f"{key} takes a finite float.")
     if problem.kind == "type":
         kinds = " or ".join(_article(t) for t in problem.expected)
         return ConfigError(f"{key}: {shown} is not {kinds}{origin}", f"{key} takes {kinds}; {help_hint}.")
@@ -411,13 +414,13 @@ def _bad_class(problem: Problem, origin: str, help_hint: str) -> ConfigError:
         else:
             hint = "that namespace runs commands or loads code, so a config may not name it (docs/reliability.md)."
         return ConfigError(f"{problem.key}: importing {value!r} is not allowed{origin}", hint)
-    noun = _NOUNS.get(problem.base or "", problem.base or "class")
+    noun = _NOUNS.get(problem.base or "", problem.base or "")
     names = _subclass_names(problem.base)
-    close = suggest(value.rsplit(".", 1)[-1], names) if value else []
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    hint = did_you_mean(value.rsplit(".", 1)[-1], names) if value else ""
     base = f" ({problem.base} subclass)" if problem.base else ""
+    what = f"{noun} class" if noun else "class"
     return ConfigError(
-        f"{problem.key}: {value!r} is not a known {noun} class{base}{origin}",
+        f"{problem.key}: {value!r} is not a known {what}{base}{origin}",
         hint + "give a registered name (`lightkit plugins list`) or a full import path.",
     )
 
@@ -433,5 +436,15 @@ def translate_argument_error(
         subcommand: The subcommand being parsed.
         argv: The command line as the user typed it, to say where a bad key was set.
     """
-    problem = find_problem(str(err))
+    text = str(err)
+    abstract = re.search(r"Expected an instantiatable class, but ([\w.]+) is abstract", text)
+    nested = re.search(r"NestedArg\(key='[\w.]+'", text)
+    key_match = re.search(r'Parser key "([\w.]+)"', text) or re.search(r"^(?:error: )?([\w.]+):", text, flags=re.M)
+    if abstract and nested and key_match:  # `--tracking.uri x` without `--tracking mlflow`
+        key = key_match.group(1)
+        return ConfigError(
+            f"--{key}.<option> was given, but no {key} was chosen",
+            f"choose one first, e.g. `--{key} NAME` (see `--{key}.help NAME`), then its options.",
+        )
+    problem = find_problem(text)
     return _message(problem, parser, subcommand, list(argv or []))
