@@ -300,7 +300,8 @@ def test_wine_server_process_predicts_as_lightkit_predict_and_stops_on_sigterm(r
 def test_churn_server_batches_answers_every_bad_request_with_a_4xx_and_stops_on_ctrl_c(runs: Path):
     rows = churn_rows(runs)
     expected = read_predictions(runs / "runs" / "churn" / "predictions.csv")
-    args = "--ckpt_path runs/churn --max_batch_size 8 --batch_timeout 0.05 --max_request_size 64KB --api_servers 2"
+    args = "--ckpt_path runs/churn --max_batch_size 8 --batch_timeout 0.05 --max_request_size 64KB"
+    args += " --api_servers 2"
     with serve_process(runs, *args.split()) as (base, process, _):
         wait_healthy(base, process)
         status, body = call(f"{base}/predict", {"rows": rows})
@@ -371,6 +372,22 @@ def test_churn_server_batches_answers_every_bad_request_with_a_4xx_and_stops_on_
             assert abs(answer["predictions"][0]["prob_1"] - float(want["prob_1"])) <= 1e-6
             assert bool(answer["warnings"]) == (row["plan"] == "enterprise"), (row, answer["warnings"])
         stop_cleanly(process, ctrl_c=True)
+
+
+def test_requests_in_flight_are_answered_when_ctrl_c_stops_the_server(runs: Path):
+    row = wine_rows(runs)[0]
+    # a batch waits up to 3 s to fill: the requests are still in flight when Ctrl-C comes
+    args = ("--ckpt_path", "runs/wine", "--max_batch_size", "16", "--batch_timeout", "3")
+    with serve_process(runs, *args) as (base, process, _):
+        wait_healthy(base, process)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            answers = [pool.submit(call, f"{base}/predict", row) for _ in range(2)]
+            time.sleep(1.5)
+            assert not any(a.done() for a in answers)
+            stop_cleanly(process, ctrl_c=True)
+            for answer in answers:
+                status, body = answer.result(timeout=120)
+                assert status == 200 and len(body["predictions"]) == 1, body
 
 
 # -- in-process servers ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,10 @@ class LightkitAPI(ls.LitAPI):
     # -- in each inference worker ------------------------------------------------------------------------
     def setup(self, device: str) -> None:
         """Rebuild the run(s) on ``device`` (called once per worker, in the worker)."""
+        # Ctrl-C reaches every process of the terminal's group. The worker leaves it to the main
+        # process, which stops the HTTP servers first (they answer the requests in flight, which
+        # needs this worker) and then terminates the workers.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.served = ServedModel.load([Path(p) for p in self.checkpoints], self.ensemble).to(device)
 
     def decode_request(self, request: Any, **kwargs: Any) -> list[dict[str, Any]]:
