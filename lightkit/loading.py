@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from lightkit.checkpoints import (
     CONFIG_KEY,
     checkpoint_config,
@@ -71,7 +69,7 @@ class OpenedCheckpoint:
     run_dir: Path | None
 
     def model_config(self) -> dict[str, Any]:
-        """The ``model`` section as ``{class_path, init_args}`` (see :func:`_model_config`)."""
+        """The ``model`` section as ``{class_path, init_args}``; raises CheckpointError when none is recorded."""
         return _model_config(self)
 
     def data_config(self) -> dict[str, Any] | None:
@@ -100,13 +98,24 @@ def open_checkpoint(value: str | Path, root: str | Path = RUNS_ROOT, name: str |
     path = resolve_ckpt_path(str(value), root, name)
     checkpoint = load_checkpoint(path)
     text = checkpoint_config(checkpoint)
-    config = yaml.safe_load(text) if text else None
+    config = _stored_config(text, path) if text else None
     return OpenedCheckpoint(
         path=path,
         checkpoint=checkpoint,
         config=config if isinstance(config, dict) else {},
         run_dir=run_dir_of(path),
     )
+
+
+def _stored_config(text: str, path: Path) -> Any:
+    """The config stored in a checkpoint, read with the config loader's bounds (lightkit.config_yaml)."""
+    from lightkit.config_yaml import load_yaml
+
+    try:
+        return load_yaml(text, f"the config stored in {str(path)!r}")
+    except ConfigError as err:
+        hint = "the checkpoint's config is damaged or hostile; nothing in it was used."
+        raise CheckpointError(err.message, hint) from None
 
 
 def _component_parser(base: type, key: str, subclass_mode: bool) -> Any:
@@ -171,37 +180,35 @@ def build_model(config: Any, model_class: type | None = None) -> LightningModule
     return parser.instantiate_classes(parser.parse_object({"model": config})).model
 
 
-def _model_config(opened: OpenedCheckpoint) -> dict[str, Any]:
-    """The ``model`` section, from lightkit's record or from Lightning's stored hyperparameters."""
-    model = opened.config.get("model")
-    if isinstance(model, dict) and "class_path" in model:
-        return copy.deepcopy(model)
-    class_path = opened.classes.get("model")
-    if isinstance(model, dict) and class_path:
-        return {"class_path": class_path, "init_args": copy.deepcopy(model)}
-    hparams = dict(opened.checkpoint.get("hyper_parameters") or {})
-    hparams.pop("_instantiator", None)
-    class_path = hparams.pop("_class_path", None) or class_path
-    if class_path:
-        return {"class_path": class_path, "init_args": hparams}
-    raise CheckpointError(
-        f"checkpoint {str(opened.path)!r} does not say which model wrote it",
-        "it has no lightkit config and no '_class_path' hyperparameter (LightningCLI stores one when "
-        "the model calls save_hyperparameters()); give --model NAME with the model's arguments.",
-    )
-
-
-def _data_config(opened: OpenedCheckpoint) -> dict[str, Any] | None:
-    data = opened.config.get("data")
-    if isinstance(data, dict) and "class_path" in data:
-        return copy.deepcopy(data)
-    class_path = opened.classes.get("data")
-    if isinstance(data, dict) and class_path:
-        return {"class_path": class_path, "init_args": copy.deepcopy(data)}
-    hparams = dict(opened.checkpoint.get("datamodule_hyper_parameters") or {})
+def _section(opened: OpenedCheckpoint, key: str, hparams_key: str) -> dict[str, Any] | None:
+    """``model`` or ``data`` as ``{class_path, init_args}``: from lightkit's record (a script's
+    config holds init arguments only, with the class recorded beside it), else from the
+    hyperparameters Lightning stores (``_class_path`` and the init arguments)."""
+    section = opened.config.get(key)
+    if isinstance(section, dict) and "class_path" in section:
+        return copy.deepcopy(section)
+    class_path = opened.classes.get(key)
+    if isinstance(section, dict) and class_path:
+        return {"class_path": class_path, "init_args": copy.deepcopy(section)}
+    hparams = dict(opened.checkpoint.get(hparams_key) or {})
     hparams.pop("_instantiator", None)
     class_path = hparams.pop("_class_path", None) or class_path
     return {"class_path": class_path, "init_args": hparams} if class_path else None
+
+
+def _model_config(opened: OpenedCheckpoint) -> dict[str, Any]:
+    model = _section(opened, "model", "hyper_parameters")
+    if model is None:
+        raise CheckpointError(
+            f"checkpoint {str(opened.path)!r} does not say which model wrote it",
+            "it has no lightkit config and no '_class_path' hyperparameter (LightningCLI stores one when "
+            "the model calls save_hyperparameters()); give --model NAME with the model's arguments.",
+        )
+    return model
+
+
+def _data_config(opened: OpenedCheckpoint) -> dict[str, Any] | None:
+    return _section(opened, "data", "datamodule_hyper_parameters")
 
 
 @dataclass
