@@ -84,7 +84,22 @@ class TabularPreprocessor:
         whichever split it would land in.
         """
         self.check_cells(labelled)
-        numeric = self._numeric_block(train)
+        self._fit_on(self._numeric_block(train), train, labelled)
+        return self
+
+    def fit_rows(self, labelled: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        """:meth:`fit` on the rows ``rows`` of ``labelled``, without copying the frame.
+
+        Returns the train rows' numeric block as read (float32, C order), from which the
+        statistics were computed; :meth:`standardise` turns it into the model input in place.
+        """
+        self.check_cells(labelled)
+        block = self._numeric_block(labelled, rows)
+        present = [c for c in dict.fromkeys([*self.categorical, *self.targets]) if c in labelled.columns]
+        self._fit_on(block, labelled[present].iloc[rows], labelled)
+        return block
+
+    def _fit_on(self, numeric: np.ndarray, train: pd.DataFrame, labelled: pd.DataFrame) -> None:
         self.mean = np.nanmean(numeric, axis=0).tolist() if len(numeric) else []
         std = np.nanstd(numeric, axis=0) if len(numeric) else np.array([])
         self.std = np.where(std > 1e-12, std, 1.0).tolist()
@@ -98,7 +113,6 @@ class TabularPreprocessor:
             std = y.std(axis=0)
             self.target_std = np.where(std > 1e-12, std, 1.0).tolist()
         self.transform_targets(labelled)  # every target is checked now, not when its split is used
-        return self
 
     def state_dict(self) -> dict[str, Any]:
         """The fitted state as plain data."""
@@ -129,27 +143,65 @@ class TabularPreprocessor:
         return 1 if self.task == "binary" else len(self.targets)
 
     # -- transforming --------------------------------------------------------------------------
-    def _numeric_block(self, frame: pd.DataFrame) -> np.ndarray:
-        block = np.empty((len(frame), len(self.numeric)), dtype=np.float32)
+    def _numeric_column(self, frame: pd.DataFrame, column: str) -> np.ndarray:
+        """One numeric column as float32 (no copy when it is float32 already)."""
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series):  # nothing in it can fail to parse
+            return series.to_numpy(dtype=np.float32)
+        values = pd.to_numeric(series, errors="coerce")
+        bad = values.isna() & series.notna()
+        if bad.any():
+            pos = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(
+                f"non-numeric value {series.iloc[pos]!r} in numeric column {column!r} "
+                f"at {_csv_line(frame, pos)} of {frame.attrs.get('source', 'the data')}",
+                f"fix the value, or list {column!r} under --data.categorical to treat it as a category.",
+            )
+        return values.to_numpy(dtype=np.float32)
+
+    def _numeric_block(self, frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+        """The numeric columns as one float32 block (C order), of all rows or of ``rows``."""
+        block = np.empty((len(frame) if rows is None else len(rows), len(self.numeric)), dtype=np.float32)
         for j, column in enumerate(self.numeric):
-            values = pd.to_numeric(frame[column], errors="coerce")
-            bad = values.isna() & frame[column].notna()
-            if bad.any():
-                pos = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DataError(
-                    f"non-numeric value {frame[column].iloc[pos]!r} in numeric column {column!r} "
-                    f"at {_csv_line(frame, pos)} of {frame.attrs.get('source', 'the data')}",
-                    f"fix the value, or list {column!r} under --data.categorical to treat it as a category.",
-                )
-            block[:, j] = values.to_numpy(dtype=np.float32)
+            values = self._numeric_column(frame, column)
+            block[:, j] = values if rows is None else values[rows]
         return block
 
     def check_cells(self, frame: pd.DataFrame) -> None:
-        """Refuse non-numeric values in numeric columns and, with ``missing='error'``, empty or
-        infinite ones; the message names the first bad cell (CSV line and column).
+        """Refuse bad cells in numeric columns, naming the first one (CSV line and column).
+
+        Refused: non-numeric values, infinite values and, with ``missing='error'``, empty or NaN
+        cells. Columns are checked one at a time (no copy of the table); the cell named is the
+        one a row-by-row reading meets first.
         """
-        numeric = self._numeric_block(frame)
-        self._refuse_empty(frame, numeric)
+        infinite: tuple[int, int] | None = None
+        empty: tuple[int, int] | None = None
+        empty_count = 0
+        for j, column in enumerate(self.numeric):
+            values = self._numeric_column(frame, column)  # refuses a non-numeric value first, as always
+            bad = np.isinf(values)
+            if bad.any():
+                infinite = min(infinite or (len(values), j), (int(np.argmax(bad)), j))
+            bad = np.isnan(values)
+            if bad.any():
+                empty = min(empty or (len(values), j), (int(np.argmax(bad)), j))
+                empty_count += int(bad.sum())
+        source = frame.attrs.get("source", "the data")
+        if infinite is not None:
+            row, col = infinite
+            value = str(frame[self.numeric[col]].iloc[row])
+            raise DataError(
+                f"infinite value {value!r} in numeric column {self.numeric[col]!r} "
+                f"at {_csv_line(frame, row)} of {source}",
+                "replace it with a finite number, or leave the cell empty and pass --data.missing impute.",
+            )
+        if empty is not None and self.missing == "error":
+            row, col = empty
+            raise DataError(
+                f"empty or NaN cell in numeric column {self.numeric[col]!r} at {_csv_line(frame, row)} "
+                f"of {source} ({empty_count} such cells in all)",
+                "fill the cells, or pass --data.missing impute to replace them with the train-split mean.",
+            )
 
     def _refuse_empty(self, frame: pd.DataFrame, numeric: np.ndarray) -> None:
         infinite = np.isinf(numeric)
@@ -173,21 +225,45 @@ class TabularPreprocessor:
         """Features of ``frame`` as arrays ``x`` (float32) and, for embeddings, ``x_cat`` (int64)."""
         numeric = self._numeric_block(frame)
         self._refuse_empty(frame, numeric)
+        return self.features_of(frame, numeric)
+
+    def standardise(self, numeric: np.ndarray) -> np.ndarray:
+        """Impute (with ``missing='impute'``) and standardise a raw numeric block in place; returns it."""
+        mean = np.asarray(self.mean, dtype=np.float32)
         empty = np.isnan(numeric)
         if empty.any():
-            numeric = np.where(empty, np.asarray(self.mean, dtype=np.float32), numeric)
-        numeric = (numeric - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
-        codes = np.zeros((len(frame), len(self.categorical)), dtype=np.int64)
+            np.copyto(numeric, np.broadcast_to(mean, numeric.shape), where=empty)
+        del empty
+        numeric -= mean
+        numeric /= np.asarray(self.std, dtype=np.float32)
+        return numeric
+
+    def features_of(
+        self, frame: pd.DataFrame, numeric: np.ndarray, rows: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Model input from a raw numeric block (of ``frame``, or of its ``rows``), whose cells were checked.
+
+        ``numeric`` is standardised in place and becomes ``x`` itself unless one-hot columns
+        are added; nothing else is copied.
+        """
+        numeric = self.standardise(numeric)
+        categories = frame[self.categorical] if rows is None else frame[self.categorical].iloc[rows]
+        codes = np.zeros((len(numeric), len(self.categorical)), dtype=np.int64)
         for j, column in enumerate(self.categorical):
             lookup = {v: i for i, v in enumerate(self.vocab[column])}
-            values = frame[column].astype("string").fillna(UNKNOWN)
+            values = categories[column].astype("string").fillna(UNKNOWN)
             codes[:, j] = values.map(lambda v, lookup=lookup: lookup.get(v, 0)).to_numpy(dtype=np.int64)
         if self.encoding == "embedding":
-            return {"x": numeric.astype(np.float32), "x_cat": codes}
-        blocks = [numeric]
+            return {"x": numeric, "x_cat": codes}
+        if not self.categorical:
+            return {"x": numeric}
+        x = np.empty((len(numeric), self.num_features), dtype=np.float32)
+        x[:, : numeric.shape[1]] = numeric
+        start = numeric.shape[1]
         for j, size in enumerate(self.category_sizes):
-            blocks.append(np.eye(size, dtype=np.float32)[codes[:, j]])
-        return {"x": np.concatenate(blocks, axis=1).astype(np.float32)}
+            x[:, start : start + size] = np.eye(size, dtype=np.float32)[codes[:, j]]
+            start += size
+        return {"x": x}
 
     def first_unseen(self, frame: pd.DataFrame) -> str | None:
         """A description of the first category in ``frame`` that training never saw, if any."""
@@ -220,7 +296,11 @@ class TabularPreprocessor:
             raise DataError(f"target column(s) {missing} not found in {frame.attrs.get('source', 'the data')}")
         if self.task in ("binary", "multiclass"):
             lookup = {label: i for i, label in enumerate(self.classes)}
-            labels = frame[self.targets[0]].map(lambda v: lookup.get(str(_label(v)), -1))
+            # one lookup per distinct value, not per row
+            codes, uniques = pd.factorize(frame[self.targets[0]], use_na_sentinel=False)
+            distinct = pd.Index(uniques).tolist()
+            table = np.array([lookup.get(str(_label(v)), -1) for v in distinct], dtype=np.int64)
+            labels = pd.Series(table[codes], index=frame.index)
             if (labels < 0).any():
                 pos = int(np.flatnonzero((labels < 0).to_numpy())[0])
                 value = frame[self.targets[0]].iloc[pos]

@@ -80,6 +80,9 @@ class TabularDataModule(InMemoryDataModule):
         self.preprocessor: TabularPreprocessor | None = None
         self._frame: pd.DataFrame | None = None
         self._split_rows: dict[str, np.ndarray] = {}
+        #: the train rows' raw numeric block, built (and cell-checked) while fitting the preprocessing;
+        #: it becomes the train split's ``x`` in place
+        self._raw_train: np.ndarray | None = None
         self.predict_ids: list[Any] = []
         #: (index, count, seed) while cross-validating; see :meth:`set_fold`
         self.fold: tuple[int, int, int] | None = None
@@ -175,14 +178,17 @@ class TabularDataModule(InMemoryDataModule):
                 )
             numeric, categorical = self._infer_columns(frame)
             task = self.task if self.task != "auto" else infer_task(frame[self.targets])
-            self.preprocessor = TabularPreprocessor(
+            preprocessor = TabularPreprocessor(
                 numeric=numeric,
                 categorical=categorical,
                 targets=self.targets,
                 task=task,
                 encoding=self.categorical_encoding,
                 missing=self.missing,
-            ).fit(frame.iloc[self._split_rows["train"]], frame)
+            )
+            # fitted from row indices: no copy of the table; the train block is kept for its tensor
+            self._raw_train = preprocessor.fit_rows(frame, self._split_rows["train"])
+            self.preprocessor = preprocessor
         return self.preprocessor
 
     @property
@@ -209,6 +215,7 @@ class TabularDataModule(InMemoryDataModule):
             return
         self.fold = (index, count, seed)
         self._frame, self._split_rows, self.preprocessor = None, {}, None
+        self._raw_train = None
         self._splits.clear()
 
     def state_dict(self) -> dict[str, Any]:
@@ -233,7 +240,21 @@ class TabularDataModule(InMemoryDataModule):
             arrays["y"] = pp.transform_targets(frame)
             if pp.task == "binary":
                 arrays["y"] = arrays["y"].reshape(-1, 1)
-        return {name: torch.from_numpy(np.array(a, copy=True, order="C")) for name, a in arrays.items()}
+        return {name: torch.from_numpy(_owned(a)) for name, a in arrays.items()}
+
+    def _split_tensors(self, frame: pd.DataFrame, rows: np.ndarray, numeric: np.ndarray | None) -> Split:
+        """Tensors of the rows ``rows`` of a frame whose cells the preprocessing checked when fitted.
+
+        Built column by column from row indices (no copy of the frame's rows); ``numeric``, the
+        raw block of exactly these rows when already built, is standardised in place.
+        """
+        pp = self.preprocessor
+        numeric = pp._numeric_block(frame, rows) if numeric is None else numeric
+        arrays = pp.features_of(frame, numeric, rows)
+        arrays["y"] = pp.transform_targets(frame[pp.targets].iloc[rows])
+        if pp.task == "binary":
+            arrays["y"] = arrays["y"].reshape(-1, 1)
+        return {name: torch.from_numpy(_owned(a)) for name, a in arrays.items()}
 
     def build_splits(self, stage: str | None) -> dict[str, Split]:
         """Tensors of the splits ``stage`` needs."""
@@ -254,7 +275,22 @@ class TabularDataModule(InMemoryDataModule):
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(
             stage or "fit", ("train", "val", "test")
         )
-        return {name: self._tensors(frame.iloc[self._split_rows[name]], with_targets=True) for name in wanted}
+        # fitted on this very frame (the raw train block is there): its cells are checked, and the
+        # splits are built from row indices; otherwise (preprocessing from a checkpoint) each split
+        # is checked as it is transformed
+        checked, raw, self._raw_train = self._raw_train is not None, self._raw_train, None
+        splits = {}
+        for name in wanted:
+            rows = self._split_rows[name]
+            if checked:
+                splits[name] = self._split_tensors(frame, rows, raw if name == "train" else None)
+            else:
+                splits[name] = self._tensors(frame.iloc[rows], with_targets=True)
+            if name == "train":
+                raw = None
+        # the tensors hold all that training needs: drop the frame (read again if asked for)
+        self._frame = None
+        return splits
 
     def describe_predictions(self, predictions: torch.Tensor) -> dict[str, list[Any]]:
         """Columns of the prediction file: the row ids, then labels and probabilities or values."""
@@ -331,6 +367,13 @@ class TabularDataModule(InMemoryDataModule):
             listed = "; ".join(f"{c}: {', '.join(map(repr, v[:5]))}" for c, v in unseen.items())
             rank_zero_warn(f"categories never seen in training are encoded as unknown ({listed})")
         return self._tensors(frame, with_targets=False)
+
+def _owned(array: np.ndarray) -> np.ndarray:
+    """``array`` itself when a tensor may share it (C order, writable), else a copy."""
+    if array.flags.c_contiguous and array.flags.writeable:
+        return array
+    return np.array(array, copy=True, order="C")
+
 
 def _looks_categorical(column: pd.Series) -> bool:
     """Non-numeric columns are categorical, unless nearly all their values parse as numbers."""

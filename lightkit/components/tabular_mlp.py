@@ -49,6 +49,39 @@ def _metrics(task: Task, num_outputs: int) -> torchmetrics.MetricCollection:
     )
 
 
+class _Epoch:
+    """What one stage has seen this epoch, kept on the device.
+
+    The loss summed over rows (as Lightning's ``on_epoch`` mean sums it) and, for
+    classification, the predictions the metrics are computed from at the end.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss: Tensor | None = None
+        self.rows = 0
+        self.predictions: list[Tensor] = []
+        self.targets: list[Tensor] = []
+
+    def add(self, loss: Tensor, rows: int) -> None:
+        weighted = loss.detach() * rows
+        self.loss = weighted if self.loss is None else self.loss + weighted
+        self.rows += rows
+
+    def keep(self, predictions: Tensor, targets: Tensor) -> None:
+        self.predictions.append(predictions.detach())
+        self.targets.append(targets.detach())
+
+
+def _logs_this_step(trainer: Any) -> bool:
+    """Whether the loggers write this training step's metrics (every ``log_every_n_steps``)."""
+    connector = getattr(trainer, "_logger_connector", None)
+    should = getattr(connector, "should_update_logs", True)
+    return bool(should or getattr(trainer, "fast_dev_run", False))
+
+
 class TabularMLP(pl.LightningModule):
     """A multilayer perceptron for tabular classification and regression.
 
@@ -120,6 +153,9 @@ class TabularMLP(pl.LightningModule):
             width = size
         layers.append(nn.Linear(width, num_outputs))
         self.net = nn.Sequential(*layers)
+        # one row: Lightning's model summary runs it to count FLOPs per row (and shows the sizes)
+        row = torch.zeros(1, num_features)
+        self.example_input_array = (row, torch.zeros(1, len(self.embeddings), dtype=torch.long)) if len(self.embeddings) else row
         mean = torch.tensor(target_mean or [0.0] * num_outputs, dtype=torch.float32)
         std = torch.tensor(target_std or [1.0] * num_outputs, dtype=torch.float32)
         self.register_buffer("target_mean", mean, persistent=False)
@@ -127,6 +163,7 @@ class TabularMLP(pl.LightningModule):
         self.train_metrics = _metrics(task, num_outputs).clone(prefix="train_")
         self.val_metrics = _metrics(task, num_outputs).clone(prefix="val_")
         self.test_metrics = _metrics(task, num_outputs).clone(prefix="test_")
+        self._epochs = {stage: _Epoch() for stage in ("train", "val", "test")}
 
     def forward(self, x: Tensor, x_cat: Tensor | None = None) -> Tensor:
         """Raw outputs: logits for classification, standardised values for regression."""
@@ -156,34 +193,64 @@ class TabularMLP(pl.LightningModule):
             predictions, y = predictions.reshape(-1), y.reshape(-1)
         elif self.task == "regression" and predictions.shape[1] == 1:
             predictions, y = predictions.reshape(-1), y.reshape(-1)
-        metrics.update(predictions, y)
-        on_step = stage == "train"
-        # sync_dist: under DDP the logged loss is the mean over all ranks, not rank 0's shard (no-op otherwise)
-        self.log(
-            f"{stage}_loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=len(y), sync_dist=True
-        )
+        epoch = self._epochs[stage]
+        # Nothing here waits for the device: the loss is summed on it, and classification
+        # predictions are kept for metrics computed once per epoch (torchmetrics' per-batch update
+        # asks the device whether the inputs are probabilities; the regression updates do not).
+        epoch.add(loss, len(y))
+        if self.task == "regression":
+            metrics.update(predictions, y)
+        else:
+            epoch.keep(predictions, y)
+        if stage == "train" and _logs_this_step(self.trainer):
+            # what self.log(on_step=True) would show, only on the steps the loggers write
+            # sync_dist: under DDP the logged loss is the mean over all ranks, not rank 0's shard
+            self.log("train_loss_step", loss, on_step=True, on_epoch=False, prog_bar=True, sync_dist=True)
         return loss
 
+    def _log_epoch(self, stage: str, metrics: torchmetrics.MetricCollection, prog_bar: bool) -> None:
+        epoch = self._epochs[stage]
+        if epoch.rows:
+            # the rows-weighted mean Lightning's on_epoch logging computes, under the same names
+            name = "train_loss_epoch" if stage == "train" else f"{stage}_loss"
+            self.log(name, epoch.loss / epoch.rows, prog_bar=True, batch_size=1, sync_dist=True)
+        if epoch.predictions:
+            metrics.update(torch.cat(epoch.predictions), torch.cat(epoch.targets))
+        epoch.reset()
+        self._log_epoch_metrics(metrics, prog_bar=prog_bar or stage != "train")
+
     def _log_epoch_metrics(self, metrics: torchmetrics.MetricCollection, prog_bar: bool) -> None:
-        # Metrics are updated every step but computed and logged once per epoch: logging a
-        # MetricCollection every step costs more than the step itself on small networks.
+        # Metrics are computed and logged once per epoch: logging a MetricCollection every step
+        # costs more than the step itself on small networks.
         if not any(m.update_count for m in metrics.values()):
             return
         # compute() already gathers across DDP ranks; sync_dist only tells Lightning so (no-op on one process)
         self.log_dict(metrics.compute(), prog_bar=prog_bar, sync_dist=True)
         metrics.reset()
 
+    def on_train_epoch_start(self) -> None:
+        """Start the epoch's loss sum afresh."""
+        self._epochs["train"].reset()
+
+    def on_validation_epoch_start(self) -> None:
+        """Start the epoch's loss sum afresh (the sanity check's batches are not kept)."""
+        self._epochs["val"].reset()
+
+    def on_test_epoch_start(self) -> None:
+        """Start the loss sum afresh."""
+        self._epochs["test"].reset()
+
     def on_train_epoch_end(self) -> None:
-        """Log the epoch's training metrics."""
-        self._log_epoch_metrics(self.train_metrics, prog_bar=False)
+        """Log the epoch's training loss and metrics."""
+        self._log_epoch("train", self.train_metrics, prog_bar=False)
 
     def on_validation_epoch_end(self) -> None:
-        """Log the epoch's validation metrics."""
-        self._log_epoch_metrics(self.val_metrics, prog_bar=True)
+        """Log the epoch's validation loss and metrics."""
+        self._log_epoch("val", self.val_metrics, prog_bar=True)
 
     def on_test_epoch_end(self) -> None:
-        """Log the test metrics."""
-        self._log_epoch_metrics(self.test_metrics, prog_bar=True)
+        """Log the test loss and metrics."""
+        self._log_epoch("test", self.test_metrics, prog_bar=True)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         """Loss of one training batch."""

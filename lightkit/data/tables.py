@@ -1,0 +1,335 @@
+"""Reading one table from CSV, Parquet or Feather into a pandas DataFrame, lean on memory.
+
+:func:`read_table` picks the format from the file's suffix (``.parquet``/``.pq``, ``.feather``/
+``.arrow``/``.ipc``, anything else is CSV) unless told. Parquet and Feather are read with pyarrow.
+
+CSV is read with pyarrow's streaming CSV reader (the parser behind pandas' ``engine="pyarrow"``)
+only where it gives the values pandas' C parser gives: a plain file (no quotes, no byte-order
+mark, no carriage returns, tabs or spaces beside a delimiter or a line end, unique non-empty
+header names), columns that come out as integers, floats, strings or booleans without gaps,
+the first rows checked against the C parser cell by cell. Anything else (a quoted comma, a
+ragged row, a byte that is not UTF-8, a type that changes halfway) is read by pandas' C parser
+exactly as before, so messy files behave and fail as they always did, with line and column.
+
+With ``float32`` set, floating-point columns come out as float32 (all but the ``keep`` columns,
+such as targets): the same rounding the preprocessing applies anyway, at half the memory. Frames
+from pyarrow hold one block per column, so a column dropped from the frame frees its memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from lightkit.data.lazy import LazyModule
+from lightkit.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas
+
+pd = LazyModule("pandas")
+np = LazyModule("numpy")
+
+__all__ = ["FORMATS", "TableFormat", "read_table", "table_format"]
+
+TableFormat = Literal["auto", "csv", "parquet", "feather"]
+FORMATS: tuple[str, ...] = ("csv", "parquet", "feather")
+
+_SUFFIXES = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".feather": "feather",
+    ".arrow": "feather",
+    ".ipc": "feather",
+}
+_NAMES = {"csv": "CSV", "parquet": "Parquet", "feather": "Feather"}
+#: rows of a CSV read by both parsers and compared cell by cell before the fast one is trusted
+_CHECK_ROWS = 1000
+#: bytes per block of pyarrow's streaming CSV reader
+_BLOCK = 1 << 20
+
+
+def table_format(path: str | Path, format: TableFormat = "auto") -> str:
+    """The format ``path`` is read as: ``format`` itself, or by suffix when ``auto``."""
+    if format != "auto":
+        return format
+    return _SUFFIXES.get(Path(path).suffix.lower(), "csv")
+
+
+def read_table(
+    path: str | Path,
+    format: TableFormat = "auto",
+    delimiter: str = ",",
+    float32: bool = False,
+    keep: Collection[str] = (),
+) -> pandas.DataFrame:
+    """The table in ``path``; ``attrs['source']`` names it, and for CSV ``attrs['first_line']`` is 2.
+
+    Args:
+        path: The file.
+        format: ``csv``, ``parquet``, ``feather``, or ``auto`` (by suffix).
+        delimiter: Field separator of a CSV file.
+        float32: Floating-point columns as float32, except those in ``keep``.
+        keep: Columns left as read (targets, ids).
+
+    Raises:
+        DataError: The file is missing, empty, or cannot be read as ``format``; the message
+            names the file and, for a CSV that cannot be parsed, the line.
+    """
+    kind = table_format(path, format)
+    name = _NAMES[kind]
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(
+            f"{name} file {str(path)!r} (from data.path) does not exist"
+            if not file.exists()
+            else f"data.path {str(path)!r} is not a file",
+            "check the path; relative paths are taken from the current directory.",
+        )
+    if kind == "csv":
+        frame = _fast_csv(file, delimiter, float32, keep)
+        if frame is None:
+            frame = _pandas_csv(file, str(path), delimiter)
+            if float32:
+                _to_float32(frame, keep)
+        frame.attrs["first_line"] = 2
+    else:
+        frame = _arrow_file(file, str(path), kind, float32, keep)
+    if frame.empty:
+        columns = list(map(str, frame.columns))[:8]
+        if kind == "csv":
+            raise DataError(
+                f"CSV file {str(path)!r} has a header but no data rows",
+                f"its header is {columns}; add rows below it.",
+            )
+        raise DataError(f"{name} file {str(path)!r} has no data rows", f"its columns are {columns}.")
+    frame.attrs["source"] = str(path)
+    return frame
+
+
+# -- Parquet and Feather -----------------------------------------------------------------------------
+def _arrow_file(file: Path, shown: str, kind: str, float32: bool, keep: Collection[str]) -> pandas.DataFrame:
+    import pyarrow as pa
+
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(file)
+        else:
+            import pyarrow.feather as feather
+
+            table = feather.read_table(file)
+    except (pa.ArrowException, OSError, ValueError) as err:
+        other = " or ".join(f for f in FORMATS if f != kind)
+        raise DataError(
+            f"{_NAMES[kind]} file {shown!r} cannot be read: {' '.join(str(err).split())}",
+            f"is it a {_NAMES[kind]} file? pass --data.format {other} if it is another format.",
+        ) from None
+    return _to_pandas(table, float32, keep)
+
+
+def _to_pandas(table: Any, float32: bool, keep: Collection[str]) -> pandas.DataFrame:
+    """``table`` as a frame with one block per column, its Arrow memory freed as it converts."""
+    import pyarrow as pa
+
+    if float32:
+        fields = [
+            pa.field(f.name, pa.float32()) if pa.types.is_float64(f.type) and f.name not in keep else f
+            for f in table.schema
+        ]
+        table = table.cast(pa.schema(fields), safe=False)
+    return table.to_pandas(split_blocks=True, self_destruct=True)
+
+
+# -- CSV -----------------------------------------------------------------------------------------------
+def _pandas_csv(file: Path, shown: str, delimiter: str) -> pandas.DataFrame:
+    """Read with pandas' C parser, with lightkit's messages for what goes wrong (as always)."""
+    try:
+        return pd.read_csv(file, sep=delimiter, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"CSV file {shown!r} (from data.path) is empty", "it needs a header line and data rows."
+        ) from None
+    except pd.errors.ParserError as err:
+        detail = " ".join(str(err).split()).removeprefix("Error tokenizing data. C error: ")
+        raise DataError(
+            f"CSV file {shown!r} cannot be parsed: {detail}",
+            f"every line needs the header's number of {delimiter!r}-separated fields; quote "
+            "fields that contain the delimiter.",
+        ) from None
+    except UnicodeDecodeError:
+        raise DataError(
+            f"CSV file {shown!r} is not UTF-8 text ({_first_bad_byte(file)})",
+            "save it as UTF-8 CSV; is it a spreadsheet or a compressed file?",
+        ) from None
+    except (OSError, ValueError) as err:
+        raise DataError(
+            f"CSV file {shown!r} cannot be read with delimiter {delimiter!r}: {err}",
+            "check the file's permissions and --data.delimiter.",
+        ) from None
+
+
+def _first_bad_byte(path: Path) -> str:
+    """Where the first byte that is not UTF-8 is: ``byte 0xff on line 2``."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        return f"byte {raw[err.start]:#04x} on line {line}"
+    return "an undecodable byte"
+
+
+def _to_float32(frame: pandas.DataFrame, keep: Collection[str]) -> None:
+    for column in frame.columns:
+        if column not in keep and frame[column].dtype == np.float64:
+            frame[column] = frame[column].astype(np.float32)
+
+
+def _plain_rows(file: Path, delimiter: str) -> int | None:
+    """The number of data rows when nothing in the file could make the two parsers disagree.
+
+    See the module docstring for what that means; ``None`` when something could.
+    """
+    compressed = file.suffix.lower() in (".gz", ".bz2", ".zip", ".xz", ".zst")
+    if compressed or len(delimiter) != 1 or delimiter in ('"', " ", "\n", "\r"):
+        return None
+    sep = delimiter.encode()
+    # single bytes first (memchr speed); the pairs only where a space can be next to something
+    singles = [b'"', b"\r", *([b"\t"] if delimiter != "\t" else [])]
+    spaced = [sep + b" ", b" " + sep, b"\n ", b" \n"]
+    header = b""
+    lines = 0
+    previous = b"\n"  # the file starts as if after a line end: a leading space or blank line counts
+    with open(file, "rb") as handle:  # read in blocks: a mapped file would count in the peak RSS
+        while block := handle.read(_BLOCK):
+            if not header:
+                if block.startswith(b"\xef\xbb\xbf"):
+                    return None
+                header = block.split(b"\n", 1)[0]
+            if any(block.find(pattern) >= 0 for pattern in singles):
+                return None
+            joined = previous + block
+            if joined.find(b"\n\n") >= 0:
+                return None
+            if joined.find(b" ") >= 0 and any(joined.find(pattern) >= 0 for pattern in spaced):
+                return None
+            lines += block.count(b"\n")
+            previous = block[-1:]
+    if not header or previous == b" ":
+        return None
+    names = header.split(sep)
+    if not all(names) or len(set(names)) != len(names):
+        return None
+    return lines - 1 + (previous != b"\n")
+
+
+def _fast_csv(file: Path, delimiter: str, float32: bool, keep: Collection[str]) -> pandas.DataFrame | None:
+    """The CSV read by pyarrow, or ``None`` where pandas' C parser must read it."""
+    rows = _plain_rows(file, delimiter)
+    if not rows:
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as csv
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    try:
+        reader = csv.open_csv(
+            file,
+            read_options=csv.ReadOptions(block_size=_BLOCK, use_threads=False),
+            parse_options=csv.ParseOptions(delimiter=delimiter, quote_char=False),
+            convert_options=csv.ConvertOptions(null_values=sorted(STR_NA_VALUES), strings_can_be_null=True),
+        )
+        schema = reader.schema
+        if not all(_allowed(f.type) for f in schema):
+            return None
+        # numbers go batch by batch into numpy arrays of the final size (float32 where asked), so
+        # that a batch's Arrow buffers are freed as soon as it is copied; strings and booleans
+        # stay Arrow until the end
+        columns: list[Any] = []
+        for f in schema:
+            if pa.types.is_int64(f.type):
+                columns.append(np.empty(rows, dtype=np.int64))
+            elif pa.types.is_float64(f.type) or pa.types.is_null(f.type):
+                small = float32 and f.name not in keep
+                columns.append(np.empty(rows, dtype=np.float32 if small else np.float64))
+            else:
+                columns.append([])  # Arrow chunks
+        start = 0
+        for batch in reader:
+            stop = start + batch.num_rows
+            if stop > rows:
+                return None
+            for i, column in enumerate(batch.columns):
+                if isinstance(columns[i], list):
+                    columns[i].append(column)
+                elif pa.types.is_null(column.type):
+                    columns[i][start:stop] = np.nan
+                else:
+                    if (
+                        column.null_count and columns[i].dtype == np.int64
+                    ):  # ints with gaps: floats, as in pandas
+                        small = float32 and schema[i].name not in keep
+                        columns[i] = columns[i].astype(np.float32 if small else np.float64)
+                    columns[i][start:stop] = column.to_numpy(zero_copy_only=False)  # nulls become NaN
+            start = stop
+            del batch
+    except (pa.ArrowException, OSError, UnicodeDecodeError):  # a ragged row, a type that changes, not UTF-8
+        return None
+    finally:
+        pa.default_memory_pool().release_unused()  # the parser's buffers back to the system, not kept
+    if start != rows:
+        return None
+    data: dict[str, Any] = {}
+    for i, name in enumerate(schema.names):
+        column, columns[i] = columns[i], None
+        if isinstance(column, list):
+            array = pa.chunked_array(column, type=schema[i].type)
+            if pa.types.is_boolean(array.type) and array.null_count:
+                return None  # pandas makes an object column of True/False/NaN; pyarrow would give None
+            column = array.to_pandas()
+        data[name] = column
+    frame = pd.DataFrame(data, copy=False)  # one block per column, no consolidating copy
+    del data
+    return frame if _agrees_with_pandas(frame, file, delimiter) else None
+
+
+def _allowed(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return (
+        pa.types.is_int64(kind)
+        or pa.types.is_float64(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_null(kind)
+    )
+
+
+def _agrees_with_pandas(frame: pandas.DataFrame, file: Path, delimiter: str) -> bool:
+    """Whether the first rows are, cell by cell, what pandas' C parser reads.
+
+    Floats are compared after the same conversion, so float32 columns compare as float32.
+    """
+    try:
+        head = pd.read_csv(file, sep=delimiter, skipinitialspace=True, nrows=_CHECK_ROWS)
+    except (ValueError, OSError, UnicodeDecodeError):
+        return False
+    if list(head.columns) != list(frame.columns) or len(head) != min(len(frame), _CHECK_ROWS):
+        return False
+    fast = frame.iloc[: len(head)]
+    for column in head.columns:
+        ours, theirs = fast[column], head[column]
+        if pd.api.types.is_numeric_dtype(ours) and not pd.api.types.is_bool_dtype(ours):
+            if not pd.api.types.is_numeric_dtype(theirs) or pd.api.types.is_bool_dtype(theirs):
+                return False
+            a = ours.to_numpy(dtype=ours.dtype if ours.dtype == np.float32 else np.float64)
+            b = theirs.to_numpy(dtype=a.dtype)
+            if not np.array_equal(a, b, equal_nan=True):
+                return False
+        elif ours.dtype != theirs.dtype or not ours.equals(theirs):
+            return False
+    return True

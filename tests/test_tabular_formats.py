@@ -1,0 +1,171 @@
+"""Parquet, Feather and CSV input: the same table gives the same tensors and the same trained model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lightkit.components.csv_data import CSVDataModule
+from lightkit.data import tables
+from lightkit.data.tables import read_table, table_format
+from lightkit.errors import DataError
+
+from conftest import TINY
+
+
+def frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(rows)],
+            "size": np.round(rng.normal(10.0, 2.0, rows), 5),
+            "weight": rng.normal(0.0, 1.0, rows),  # full float64 precision
+            "count": rng.integers(0, 50, rows),
+            "colour": rng.choice(["red", "green", "blue"], rows),
+            "y": rng.integers(0, 2, rows),
+        }
+    )
+
+
+@pytest.fixture
+def same_table(tmp_path: Path) -> dict[str, Path]:
+    """One table written as CSV, Parquet and Feather."""
+    table = frame()
+    paths = {"csv": tmp_path / "t.csv", "parquet": tmp_path / "t.parquet", "feather": tmp_path / "t.feather"}
+    table.to_csv(paths["csv"], index=False)
+    table.to_parquet(paths["parquet"], index=False)
+    table.to_feather(paths["feather"])
+    return paths
+
+
+def tensors(path: Path, **kwargs: object) -> dict[str, dict[str, torch.Tensor]]:
+    data = CSVDataModule(path=str(path), target="y", id_column="id", **kwargs)
+    data.setup("fit")
+    test = CSVDataModule(path=str(path), target="y", id_column="id", **kwargs)
+    test.setup("test")
+    return {**data._splits, **test._splits}
+
+
+def test_csv_parquet_and_feather_give_identical_tensors(same_table, monkeypatch):
+    by_format = {kind: tensors(path) for kind, path in same_table.items()}
+    monkeypatch.setattr(tables, "_plain_rows", lambda *args: None)  # CSV through pandas' C parser
+    by_format["csv, C parser"] = tensors(same_table["csv"])
+    reference = by_format.pop("csv")
+    assert set(reference) == {"train", "val", "test"}
+    for kind, splits in by_format.items():
+        for split, named in reference.items():
+            for name, tensor in named.items():
+                other = splits[split][name]
+                assert other.dtype == tensor.dtype and torch.equal(other, tensor), (kind, split, name)
+
+
+def test_csv_parquet_and_feather_train_identical_weights(lightkit, same_table):
+    weights = {}
+    for kind, path in same_table.items():
+        result = lightkit(
+            "fit", "--model", "TabularMLP", "--data", "CSVDataModule", "--data.path", str(path),
+            "--data.target", "y", "--data.id_column", "id", "--seed_everything", "7", "--run.name", kind, *TINY,
+        )  # fmt: skip
+        assert result.code == 0, result.err
+        checkpoint = next(Path("runs", kind).rglob("last.ckpt"))
+        weights[kind] = torch.load(checkpoint, weights_only=False, map_location="cpu")["state_dict"]
+    reference = weights.pop("csv")
+    for kind, state in weights.items():
+        assert state.keys() == reference.keys()
+        assert all(torch.equal(state[k], reference[k]) for k in reference), kind
+
+
+def test_the_format_follows_the_suffix_and_can_be_overridden(tmp_path):
+    assert [table_format(p) for p in ("a.csv", "a.PARQUET", "a.pq", "a.feather", "a.arrow", "a.tsv")] == [
+        "csv", "parquet", "parquet", "feather", "feather", "csv",
+    ]  # fmt: skip
+    assert table_format("a.csv", "parquet") == "parquet"
+    table = frame(40)
+    table.to_parquet(tmp_path / "table.dat", index=False)
+    read = read_table(tmp_path / "table.dat", "parquet")
+    assert read["size"].tolist() == table["size"].tolist()
+    with pytest.raises(DataError, match="not UTF-8"):  # read as CSV, as the suffix says
+        read_table(tmp_path / "table.dat")
+    data = CSVDataModule(path=str(tmp_path / "table.dat"), target="y", id_column="id", format="parquet")
+    assert data.data_shape["num_features"] == 3 + 4
+
+
+def test_the_memory_path_is_float32_and_drops_the_frame(same_table, tmp_path):
+    read = read_table(same_table["parquet"], float32=True, keep=["y"])
+    assert read["size"].dtype == np.float32 and read["weight"].dtype == np.float32
+    assert read["count"].dtype == np.int64 and read["y"].dtype == np.int64  # targets and integers as read
+    assert len(read._mgr.blocks) == read.shape[1]  # a block per column: no consolidated copy
+    frame().drop(columns="colour").to_csv(tmp_path / "numeric.csv", index=False)
+    data = CSVDataModule(path=str(tmp_path / "numeric.csv"), target="y", id_column="id")
+    assert data.read_frame()["weight"].dtype == np.float32
+    raw = data.fit_preprocessor() and data._raw_train
+    assert raw.dtype == np.float32 and raw.flags.c_contiguous
+    data.setup("fit")
+    train = data._splits["train"]
+    assert train["x"].dtype == torch.float32 and train["y"].dtype == torch.float32
+    assert data._splits["val"]["x"].dtype == torch.float32
+    assert train["x"].data_ptr() == raw.ctypes.data  # the block became the tensor: standardised in place
+    assert data._frame is None and data._raw_train is None  # released once the tensors exist
+    arrays = data.preprocessor.transform_features(frame(10).drop(columns="y"))
+    assert {a.dtype for a in arrays.values()} == {np.dtype(np.float32)}
+
+
+def test_a_plain_csv_takes_the_fast_path_and_reads_as_pandas_does(tmp_path):
+    table = frame(3000)
+    table.loc[5, "size"] = np.nan
+    table.loc[7, "count"] = None  # an integer column with a gap: floats, as pandas reads it
+    table.loc[9, "colour"] = None
+    table.to_csv(tmp_path / "t.csv", index=False)
+    fast = tables._fast_csv(tmp_path / "t.csv", ",", float32=False, keep=())
+    assert fast is not None
+    pandas = pd.read_csv(tmp_path / "t.csv", skipinitialspace=True)
+    pd.testing.assert_frame_equal(fast, pandas)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\ufeffa,y\n1,0\n2,1\n3,0\n",  # byte-order mark
+        "a,y\r\n1,0\r\n2,1\r\n3,0\r\n",  # CRLF
+        'a,b,y\n1,"x, y",0\n2,z,1\n3,w,0\n',  # a quoted comma
+        "größe,y\n1,0\n2,1\n3,0\n",  # a non-ASCII header (read by both; pyarrow's is checked)
+        "a, b,y\n1, 2,0\n3, 4,1\n5, 6,0\n",  # spaces after the delimiter (skipinitialspace)
+        "a,a,y\n1,2,0\n3,4,1\n5,6,0\n",  # duplicate names: pandas renames them
+        "a,y\n1,0\n\n2,1\n3,0\n",  # a blank line
+        "a,d,y\n1,2020-01-01,0\n2,2020-01-02,1\n3,2020-01-03,0\n",  # dates stay strings in pandas
+        "a,y\n1,True\n2,\n3,False\n",  # booleans with a gap
+    ],
+)
+def test_messy_csvs_are_read_exactly_as_pandas_reads_them(tmp_path, text):
+    path = tmp_path / "m.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    read = read_table(path)
+    pd.testing.assert_frame_equal(read, pd.read_csv(path, skipinitialspace=True), check_like=False)
+    assert read.attrs == {"source": str(path), "first_line": 2}
+
+
+def test_parquet_and_feather_problems_are_short_messages(tmp_path, same_table):
+    with pytest.raises(DataError, match=r"Parquet file '.*nothere.parquet' \(from data.path\) does not exist"):
+        read_table(tmp_path / "nothere.parquet")
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 but not really")
+    with pytest.raises(DataError, match="Parquet file .* cannot be read") as err:
+        read_table(tmp_path / "bad.parquet")
+    assert "--data.format" in err.value.hint
+    frame().iloc[:0].to_feather(tmp_path / "empty.feather")
+    with pytest.raises(DataError, match="Feather file .* has no data rows"):
+        read_table(tmp_path / "empty.feather")
+
+
+def test_a_bad_cell_in_parquet_is_named_by_row_and_column(tmp_path):
+    table = frame(40)
+    table["size"] = table["size"].astype(object)
+    table.loc[6, "size"] = np.inf
+    table["size"] = table["size"].astype(float)
+    table.to_parquet(tmp_path / "t.parquet", index=False)
+    data = CSVDataModule(path=str(tmp_path / "t.parquet"), target="y", id_column="id", missing="impute")
+    with pytest.raises(DataError, match=r"infinite value 'inf' in numeric column 'size' at row 6 of .*t.parquet"):
+        data.setup("fit")
