@@ -6,7 +6,8 @@
 
 Cases of a group alternate (A B C A B C ...) so that drift in the machine's load cancels out;
 the table shows medians. Results go to benchmarks/results.json and into the generated section of
-docs/benchmarks.md, with the machine description.
+docs/benchmarks.md, with the machine description; a --smoke run writes both into its --workdir
+instead, and leaves every tracked file as it was.
 """
 
 from __future__ import annotations
@@ -91,8 +92,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workdir", type=Path, default=None, help="tables, plugins, runs and logs (default: a temp dir)"
     )
-    parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results.json")
-    parser.add_argument("--docs", type=Path, default=REPO / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="results file (default: benchmarks/results.json; --smoke: results.json in --workdir)",
+    )
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        default=None,
+        help="page whose generated section is replaced (default: docs/benchmarks.md; "
+        "--smoke: benchmarks.md in --workdir)",
+    )
     parser.add_argument(
         "--accelerator-note", default="none: CPU only", help="how the accelerator is described in the docs"
     )
@@ -127,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         "lightkit-bench-smoke" if args.smoke else "lightkit-bench"
     )
     workdir.mkdir(parents=True, exist_ok=True)
+    # a smoke run checks that everything works: its numbers mean nothing, so nothing tracked is rewritten
+    if args.results is None:
+        args.results = workdir / "results.json" if args.smoke else REPO / "benchmarks" / "results.json"
+    if args.docs is None:
+        args.docs = workdir / "benchmarks.md" if args.smoke else REPO / "docs" / "benchmarks.md"
     settings, repeats, startup_repeats = settings_from(args, workdir)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)

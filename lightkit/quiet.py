@@ -31,8 +31,13 @@ NOISY_WARNINGS: tuple[str, ...] = (
 )
 
 
-#: substrings of Lightning info lines that are noise: the tuner's temporary checkpoints
-NOISY_LOGS: tuple[str, ...] = ("/.lr_find_", "/.scale_batch_size_")
+#: substrings of Lightning info lines that are noise: the tuner's temporary checkpoints, ...
+NOISY_LOGS: tuple[str, ...] = (
+    "/.lr_find_",
+    "/.scale_batch_size_",
+    # lightkit adds its own model summary (lightkit.training.model_summary)
+    "Skipping setting a default `ModelSummary` callback",
+)
 
 
 class _DropTips(logging.Filter):

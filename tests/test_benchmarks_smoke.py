@@ -1,39 +1,54 @@
-"""The benchmark suite runs end to end at tiny sizes and writes its outputs (no timing asserts)."""
+"""The benchmark suite runs end to end at tiny sizes and writes its outputs (no timing asserts).
+
+The smoke run happens in a copy of the working tree made into a git repository of its own, so that
+``git status`` there shows whatever the run changed: a smoke run's numbers mean nothing, and it must
+leave every tracked file (``benchmarks/results.json``, ``docs/benchmarks.md``) as it was.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import REPO
 
+GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "core.autocrlf=false"]
 
-def test_benchmark_smoke_run_measures_every_group_and_writes_json_and_markdown(tmp_path):
-    results, docs = tmp_path / "results.json", tmp_path / "benchmarks.md"
-    docs.write_text(
-        "# Benchmarks\n\nProse that the run keeps.\n\n"
-        "<!-- benchmark-results:begin -->\nold\n<!-- benchmark-results:end -->\n"
-    )
+
+def _copy_of_the_working_tree(target: Path) -> Path:
+    """The files git would track here (tracked, and new ones not ignored), committed in ``target``."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    subprocess.run([*GIT, "init", "-q"], cwd=target, check=True)
+    subprocess.run([*GIT, "add", "-A"], cwd=target, check=True)
+    subprocess.run([*GIT, "commit", "-q", "-m", "snapshot"], cwd=target, check=True)
+    return target
+
+
+def test_benchmark_smoke_run_measures_every_group_and_leaves_tracked_files_alone(tmp_path):
+    repo = _copy_of_the_working_tree(tmp_path / "repo")
+    work = tmp_path / "work"
     proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "run.py"),
-            "--smoke",
-            "--workdir",
-            str(tmp_path / "work"),
-            "--results",
-            str(results),
-            "--docs",
-            str(docs),
-        ],
+        [sys.executable, str(repo / "benchmarks" / "run.py"), "--smoke", "--workdir", str(work)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True)
+    assert status.stdout == "", f"the smoke run changed files of the repository:\n{status.stdout}"
 
-    payload = json.loads(results.read_text())
+    payload = json.loads((work / "results.json").read_text())  # where a smoke run writes
     assert payload["machine"]["cores"] and payload["machine"]["versions"]["torch"]
     cases = payload["cases"]
     for key in (
@@ -54,8 +69,25 @@ def test_benchmark_smoke_run_measures_every_group_and_writes_json_and_markdown(t
     assert set(payload["facts"]["prediction_rows"].values()) == {3000}  # every row predicted and written
     assert any(r["target"] == ">= 2x" for r in payload["rows"])
 
-    text = docs.read_text()
-    assert "Prose that the run keeps." in text and "old" not in text.split("begin")[1]
+    text = (work / "benchmarks.md").read_text()
     assert "| fit | lightkit fit: fit_s, speed-up over plain Lightning |" in text
     assert "**Machine:**" in text
     assert "lightkit fit: fit_s" in proc.stdout  # the console table
+    assert f"wrote {work / 'results.json'} and {work / 'benchmarks.md'}" in proc.stdout
+
+
+def test_the_generated_section_replaces_only_itself(tmp_path):
+    sys.path.insert(0, str(REPO))
+    try:
+        from benchmarks.report import update_docs
+    finally:
+        sys.path.remove(str(REPO))
+    page = tmp_path / "benchmarks.md"
+    page.write_text(
+        "# Benchmarks\n\nProse that the run keeps.\n\n"
+        "<!-- benchmark-results:begin -->\nold\n<!-- benchmark-results:end -->\n\nMore prose.\n"
+    )
+    update_docs(page, "new table\n")
+    text = page.read_text()
+    assert "Prose that the run keeps." in text and "More prose." in text
+    assert "new table" in text and "\nold\n" not in text

@@ -40,8 +40,11 @@ def test_last_checkpoint_is_the_last_epoch(lightkit, workdir: Path):
     best = _load(workdir / "runs/w/checkpoints/best.ckpt")
     assert last["epoch"] == 5 and last["global_step"] == 6 * 4  # 4 batches of 32 per epoch
     assert best["epoch"] <= last["epoch"]
-    assert "best checkpoint: runs/w/checkpoints/best.ckpt (val_loss=" in fit.err
-    assert "next: lightkit predict --ckpt_path runs/w" in fit.err
+    lines = fit.err.splitlines()
+    (said,) = [line for line in lines if line.startswith("best: val_loss=")]
+    assert said.endswith(f" at epoch {best['epoch'] + 1} of 6")  # the epoch best.ckpt was saved at
+    assert "best checkpoint: runs/w/checkpoints/best.ckpt" in lines
+    assert "  lightkit predict --ckpt_path runs/w" in lines
 
 
 def test_a_users_own_model_checkpoint_and_logger_sit_beside_lightkits(lightkit, workdir: Path):

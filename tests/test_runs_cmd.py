@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -164,3 +165,44 @@ def test_runs_commands_import_no_torch(workdir: Path):
         [sys.executable, "-c", PROBE], cwd=workdir, capture_output=True, text=True, env=os.environ
     )
     assert "CODES [0, 0, 0] HEAVY []" in proc.stderr, proc.stderr
+
+
+def test_a_run_resumed_twice_counts_from_its_first_start_and_adds_up_every_part(workdir: Path, monkeypatch):
+    """Three parts of 10 s, 5 s (killed: its end is its last write) and 2 s: 17 s, from the first start."""
+    import lightkit.runs.record as record
+
+    run = make_run(workdir / "runs", "r", state=None)
+    clock = iter([1000.0, 1010.0, 2000.0, 3000.0, 3002.0])
+    monkeypatch.setattr(record.time, "time", lambda: next(clock))
+    write_state(run, "running", monitor="val_loss", mode="min")
+    write_state(run, "finished")
+    write_state(run, "running", monitor="val_loss", mode="min")  # killed with -9: no end recorded
+    for name in ("metrics.csv", "checkpoints/last.ckpt"):
+        os.utime(run / name, (2005.0, 2005.0))
+    write_state(run, "running", monitor="val_loss", mode="min")
+    write_state(run, "finished")
+    info = run_info(run)
+    assert (info.duration_s, info.parts) == (17.0, 3)
+    assert info.started == datetime.fromtimestamp(1000.0).isoformat(sep=" ", timespec="seconds")
+
+
+def test_runs_list_shows_a_twice_resumed_run_from_its_first_start(lightkit, workdir: Path):
+    from conftest import CONFIGS
+
+    wine = str(CONFIGS / "wine_mlp.yaml")
+    quiet = ("--trainer.enable_model_summary", "false")
+    assert lightkit("fit", "--config", wine, "--trainer.max_epochs", "1", "--run.name", "w", *quiet).code == 0
+    first = json.loads((workdir / "runs" / "w" / "state.json").read_text())
+    parts = [first["ended"] - first["started"]]
+    for epochs in ("2", "3"):
+        resumed = lightkit("fit", "--ckpt_path", "last", "--run.name", "w", "--trainer.max_epochs", epochs, *quiet)
+        assert resumed.code == 0, resumed.err
+        state = json.loads((workdir / "runs" / "w" / "state.json").read_text())
+        parts.append(state["ended"] - state["part_started"])
+    assert state["started"] == first["started"] and state["parts"] == 3
+    listed = lightkit("runs", "list", "--json")
+    (row,) = json.loads(listed.out)
+    assert row["started"] == datetime.fromtimestamp(first["started"]).isoformat(sep=" ", timespec="seconds")
+    assert abs(row["duration_s"] - sum(parts)) <= 0.1 and row["parts"] == 3  # every part, not the last
+    table = lightkit("runs", "list")
+    assert "(3 parts)" in next(line for line in table.out.splitlines() if line.startswith("w "))

@@ -142,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments without the program name; by default ``sys.argv[1:]``.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    from lightkit.warning_lines import install as show_warnings_as_lines  # standard library only
+
+    show_warnings_as_lines()
     if "--debug" in args:
         args.remove("--debug")
         os.environ["LIGHTKIT_DEBUG"] = "1"

@@ -31,6 +31,7 @@ import csv
 import json
 import math
 import os
+import shlex
 import statistics
 import sys
 import time
@@ -174,6 +175,15 @@ def _fold_cli() -> type:
             cfg.trainer.default_root_dir, cfg.run.name = str(self.parent), f"fold-{self.fold_index + 1}"
 
         build_data_first = True
+        report_next_commands = False  # the whole cross-validation says what to run next
+
+        def instantiate_trainer(self, **kwargs: Any) -> Any:
+            trainer = super().instantiate_trainer(**kwargs)
+            if self.fold_index > 0:  # the folds share one model: its summary is printed once, by fold 1
+                from lightning.pytorch.callbacks import ModelSummary
+
+                trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, ModelSummary)]
+            return trainer
 
         def instantiate_datamodule(self, cfg: Any) -> LightningDataModule:
             datamodule = super().instantiate_datamodule(cfg)
@@ -311,7 +321,15 @@ def _fit_folds(args: list[str], options: CVOptions, tracked: Any) -> int:
     _write_metrics_csv(parent / METRICS_FILE, runs, names, mean, std)
     tracked.log_metrics({f"{n}_{k}": v[n] for k, v in (("mean", mean), ("std", std)) for n in names if math.isfinite(v[n])})
     _print_table(parent, runs, names, mean, std)
-    print(f"cross-validation directory: {parent} (cv.json, {METRICS_FILE})", file=sys.stderr)
+    from lightkit.cli.fit_report import relative
+
+    where = shlex.quote(relative(parent))
+    print(
+        f"cross-validation directory: {relative(parent)} ({CV_FILE}, {METRICS_FILE})\n"
+        f"next:\n  lightkit predict --ckpt_path {where}   # the average of the {len(runs)} fold models\n"
+        f"  lightkit runs list {where}",
+        file=sys.stderr,
+    )
     return 0
 
 

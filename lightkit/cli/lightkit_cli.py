@@ -42,6 +42,7 @@ from lightkit.cli.argv import flag_value, take_callback_removals, take_print_con
 from lightkit.cli.config_errors import translate_argument_error
 from lightkit.cli.options import RunOptions
 from lightkit.cli.printing import highlighted_print_config, inline, print_table
+from lightkit.cli.print_config_help import describe_print_config
 from lightkit.cli.shortnames import check_selected, install_resolver
 from lightkit.components.prediction_writer import PredictionWriter
 from lightkit.data.shape import SHAPE_KEYS
@@ -56,6 +57,7 @@ from lightkit.training.recorder import RunRecorder
 from lightkit.training.run_setup import fit_setup, progress_callbacks
 from lightkit.training.termination import SIGINT_EXIT_CODE, SaveOnTerminate
 from lightkit.trust import apply_import_policy
+from lightkit.warning_lines import install as show_warnings_as_lines
 
 __all__ = ["COMMAND_TRAINER_DEFAULTS", "LightkitCLI", "command_options"]
 
@@ -114,14 +116,6 @@ def _environment_kept(*names: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _relative(path: Path | str) -> str:
-    """``path`` relative to the working directory when it is under it, as given otherwise."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 class LightkitCLI(LightningCLI):
     """LightningCLI with short names, run directories, self-describing checkpoints and short errors.
 
@@ -160,6 +154,7 @@ class LightkitCLI(LightningCLI):
         install_resolver()
         apply_import_policy()  # what a config may import (lightkit.trust; LIGHTKIT_STRICT=1)
         quiet_lightning()
+        show_warnings_as_lines()  # lightkit's own warnings: `warning: ...` (lightkit.warning_lines)
         self.run_dirs = run_dirs
         self._argv = None if isinstance(args, (dict, Namespace)) else list(sys.argv[1:] if args is None else args)
         self._subcommand_in_argv = (
@@ -213,7 +208,9 @@ class LightkitCLI(LightningCLI):
         """
         kwargs.setdefault("exit_on_error", False)
         kwargs.setdefault("allow_abbrev", False)
-        return super().init_parser(**kwargs)
+        parser = super().init_parser(**kwargs)
+        describe_print_config(parser)  # --print_config also takes `sources`
+        return parser
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Add ``--run.name`` and ``--run.output``."""
@@ -527,36 +524,50 @@ class LightkitCLI(LightningCLI):
 
     # -- reporting -----------------------------------------------------------------------------------------
     def after_fit(self) -> None:
-        """Say where the run is, its best score, and what to run next."""
+        """Say how the run ended (best score, last epoch, time), where it is, and what to run next."""
         if self.run_dir is None or not self.trainer.is_global_zero:
             return
+        from lightkit.cli.fit_report import fit_report
         from lightkit.training.run_setup import BestCheckpoint
 
         best = next((c for c in self.trainer.callbacks if isinstance(c, BestCheckpoint)), None)
-        run = _relative(self.run_dir)
-        lines = [f"run directory: {run}"]
-        if best is not None and best.best_model_path:
-            lines.append(f"best checkpoint: {_relative(best.best_model_path)}{_best_detail(self.run_dir, best)}")
-        profiler = self.trainer.profiler
-        if getattr(profiler, "dirpath", None) and getattr(profiler, "filename", None):
-            for report in sorted(Path(profiler.dirpath).glob(f"fit-{profiler.filename}*.txt")):
-                lines.append(f"profiler report: {_relative(report)}")
-        lines.append(f"next: lightkit predict --ckpt_path {run}   lightkit test --ckpt_path {run}   lightkit runs show {run}")
+        lines = fit_report(self.trainer, self.run_dir, best, with_next=self.report_next_commands)
         print("\n".join(lines), file=sys.stderr)
 
+    #: end a fit with the commands to run next (a cross-validation fold leaves them to the whole)
+    report_next_commands: bool = True
+
+    def before_predict(self) -> None:
+        """Note the prediction files that exist already: a predict that replaces one says so."""
+        from lightkit.cli.eval_report import existing_files
+
+        writers = [c for c in self.trainer.callbacks if isinstance(c, PredictionWriter)]
+        self._existing_predictions = existing_files([w.output_path for w in writers])
+
     def after_predict(self) -> None:
-        """Say where the predictions were written."""
+        """Say where the predictions were written: how many rows, from where, which columns."""
+        from lightkit.cli.eval_report import prediction_lines
+
+        existing = getattr(self, "_existing_predictions", {})
         for callback in self.trainer.callbacks:
             if isinstance(callback, PredictionWriter) and callback.written_path is not None:
-                print(f"predictions written to {callback.written_path}", file=sys.stderr)
+                path = Path(callback.written_path)
+                lines = prediction_lines(path, self.datamodule, existing.get(path.resolve()))
+                print("\n".join(lines), file=sys.stderr)
 
+    def after_test(self) -> None:
+        """Say which checkpoint the test metrics are of."""
+        self._say_checkpoint()
 
-def _best_detail(run_dir: Path, best: ModelCheckpoint) -> str:
-    """`` (val_loss=0.0636 at epoch 26)``, read from the run's metrics.csv."""
-    from lightkit.runs import best_row, read_metrics
+    def after_validate(self) -> None:
+        """Say which checkpoint the validation metrics are of."""
+        self._say_checkpoint()
 
-    if best.best_model_score is None or not best.monitor:
-        return ""
-    row = best_row(read_metrics(run_dir), best.monitor, best.mode)
-    epoch = f" at epoch {int(row['epoch']) + 1}" if row and "epoch" in row else ""
-    return f" ({best.monitor}={float(best.best_model_score):.5g}{epoch})"
+    def _say_checkpoint(self) -> None:
+        if not self.run_dirs or not self.trainer.is_global_zero:
+            return
+        from lightkit.cli.eval_report import checkpoint_line
+
+        ckpt = self._get(self.config, "ckpt_path")
+        checkpoint = self._opened.checkpoint if self._opened is not None else None
+        print(checkpoint_line(ckpt, checkpoint), file=sys.stderr)

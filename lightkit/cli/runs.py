@@ -137,7 +137,7 @@ def _list(root: str, as_json: bool) -> int:
             info.model,
             Text(info.data),
             info.started or "-",
-            _duration(info.duration_s),
+            _duration(info.duration_s) + (f" ({info.parts} parts)" if info.parts > 1 else ""),
             Text(info.state, style=_STATE_STYLE.get(info.state, "")),
             best,
             *((Text(_tracking_where(info)), Text(info.tracking_run_id or "-")) if tracked else ()),
@@ -211,7 +211,8 @@ def _show(value: str, root: str, as_json: bool) -> int:
     if info.extra.get("error"):
         head.add_row("error", Text(str(info.extra["error"])))
     head.add_row("started", info.started or "-")
-    head.add_row("duration", _duration(info.duration_s))
+    resumed = f" of training, in {info.parts} parts (resumed {info.parts - 1}x)" if info.parts > 1 else ""
+    head.add_row("duration", _duration(info.duration_s) + resumed)
     head.add_row("epochs", str(info.epochs))
     if info.tracking:
         head.add_row("tracking", Text(_tracking_where(info)))

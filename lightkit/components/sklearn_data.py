@@ -62,3 +62,7 @@ class SklearnDataModule(TabularDataModule):
             frame["target"] = frame["target"].map(lambda i: names[int(i)])
         frame.attrs["source"] = f"scikit-learn's {self.dataset} dataset"
         return frame
+
+    def describe_predict_source(self) -> str:
+        """Where ``predict`` takes its rows from, for the line it prints."""
+        return f"the test split of scikit-learn's {self.dataset} dataset"

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lightkit.runs.elapsed import last_activity, trained_seconds
 from lightkit.runs.metrics import best_row, read_metrics
 from lightkit.runs.record import STATE_FILE, pid_alive, read_json, read_state
 from lightkit.tracking.record import read_tracking
@@ -86,6 +87,8 @@ class RunInfo:
     tracking_uri: str | None = None
     #: the tracker's id of the run (the MLflow run id)
     tracking_run_id: str | None = None
+    #: how many times it trained: 1, plus one for every resume (``duration_s`` covers them all)
+    parts: int = 1
 
 
 def _state_of(
@@ -131,9 +134,12 @@ def run_info(run: Path, root: Path | None = None) -> RunInfo:
     end = state.get("ended")
     if end is None and status == "running":
         end = time.time()
-    if end is None:
-        files = [p for p in (run / "metrics.csv", run / "checkpoints" / "last.ckpt") if p.exists()]
-        end = max((p.stat().st_mtime for p in files), default=None)
+    if end is None:  # killed (or from before state.json): the last file it wrote
+        end = last_activity(run)
+    # every part of a resumed run, from its first start (lightkit.runs.elapsed)
+    duration = trained_seconds(state, end) if state.get("started") else None
+    if duration is None and start and end and end >= start:
+        duration = end - start
     monitor = state.get("monitor") or ("val_loss" if any("val_loss" in r for r in rows) else None)
     mode = state.get("mode") or "min"
     best = best_row(rows, monitor, mode) if monitor else None
@@ -149,7 +155,7 @@ def run_info(run: Path, root: Path | None = None) -> RunInfo:
         model=component(config, "model")[0],
         data=_data_label(config),
         started=datetime.fromtimestamp(start).isoformat(sep=" ", timespec="seconds") if start else None,
-        duration_s=round(end - start, 1) if start and end and end >= start else None,
+        duration_s=round(duration, 1) if duration is not None else None,
         state=status,
         monitor=monitor,
         mode=mode if monitor else None,
@@ -160,6 +166,7 @@ def run_info(run: Path, root: Path | None = None) -> RunInfo:
         tracking=tracked.get("backend"),
         tracking_uri=tracked.get("tracking_uri"),
         tracking_run_id=tracked.get("run_id"),
+        parts=state["parts"] if isinstance(state.get("parts"), int) and state["parts"] > 0 else 1,
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lightkit.files import atomic_write
+from lightkit.runs.elapsed import continued_record
 
 __all__ = ["STATE_FILE", "read_json", "read_state", "pid_alive", "versions_record", "write_state", "write_versions"]
 
@@ -85,14 +86,17 @@ def write_versions(run_dir: Path, record: dict[str, Any]) -> Path:
 def write_state(run_dir: Path, state: str, **fields: Any) -> Path:
     """Record ``state`` (``running``, ``finished``, ``failed``, ``interrupted``) in ``run_dir/state.json``.
 
-    ``running`` starts a new record (process id, host, start time); the other states keep it and
-    add the end time. Extra ``fields`` (``monitor``, ``mode``, ``best_score``, ``error``) are merged in.
+    ``running`` starts a new record (process id, host, start time) that keeps the first start and
+    the time trained by the earlier parts of a resumed run (see :mod:`lightkit.runs.elapsed`); the
+    other states keep it and add the end time. Extra ``fields`` (``monitor``, ``mode``,
+    ``best_score``, ``error``) are merged in.
     """
     path = Path(run_dir) / STATE_FILE
     now = time.time()
-    record = {} if state == "running" else read_state(run_dir)
+    record = read_state(run_dir)
     if state == "running":
-        record = {"pid": os.getpid(), "host": socket.gethostname(), "started": now}
+        timing = continued_record(record, Path(run_dir), now)
+        record = {"pid": os.getpid(), "host": socket.gethostname(), **timing}
     else:
         record["ended"] = now
     record.update(state=state, **fields)

@@ -6,5 +6,5 @@ atomic checkpoints, SIGTERM handling and plain progress lines.
 * :mod:`lightkit.training.resume`: ``RngState`` and ``RunCSVLogger`` (exact resume).
 * :mod:`lightkit.training.checkpoint_io`: ``AtomicCheckpointIO``.
 * :mod:`lightkit.training.termination`: ``SaveOnTerminate`` (SIGTERM and Ctrl-C).
-* :mod:`lightkit.training.progress`: ``PlainProgress``.
+* :mod:`lightkit.training.progress`: ``PlainProgress`` and ``RunProgressBar``.
 """

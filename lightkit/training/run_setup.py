@@ -25,15 +25,15 @@ from typing import Any
 from lightning.pytorch.callbacks import (
     Callback,
     ModelCheckpoint,
+    ModelSummary,
     ProgressBar,
-    RichModelSummary,
-    RichProgressBar,
 )
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 
 from lightkit.runs import CHECKPOINTS_DIR
 from lightkit.training.checkpoint_io import AtomicCheckpointIO
-from lightkit.training.progress import PlainProgress
+from lightkit.training.model_summary import RunModelSummary
+from lightkit.training.progress import PlainProgress, RunProgressBar
 from lightkit.training.resume import RngState, RunCSVLogger
 from lightkit.training.termination import SaveOnTerminate
 
@@ -147,12 +147,15 @@ def fit_setup(
 
 
 def progress_callbacks(config: dict[str, Any]) -> None:
-    """A rich progress bar and model summary on a terminal, one plain line per epoch elsewhere."""
+    """A rich progress bar (no ``v_num``) on a terminal, one line per epoch elsewhere; the model summary."""
     callbacks: list[Callback] = list(config.get("callbacks") or [])
+    if config.get("enable_model_summary") is not False and not any(isinstance(c, ModelSummary) for c in callbacks):
+        callbacks.append(RunModelSummary())  # FLOPs, no size columns (lightkit.training.model_summary)
+        config["callbacks"] = callbacks
     if config.get("enable_progress_bar") is False or any(isinstance(c, ProgressBar) for c in callbacks):
         return
     if sys.stdout.isatty():
-        callbacks += [RichProgressBar(), RichModelSummary()]
+        callbacks.append(RunProgressBar())
     else:
         config["enable_progress_bar"] = False
         callbacks.append(PlainProgress())
