@@ -1,9 +1,22 @@
-"""Files replaced whole: a crash or ``kill -9`` mid-write leaves the previous file, never half of one.
+"""Files replaced whole, and never one that must not be: atomic writes and the output-path guard.
 
 Every file lightkit writes that a user or a later command reads (checkpoints, ``metrics.csv``
 rewrites, ``state.json``, predictions, exports) goes through :func:`atomic_writer`: a hidden
 temporary file in the same directory, flushed and fsynced, then renamed over the target (rename
 is atomic on POSIX file systems). The standard library has no such helper, hence this module.
+
+Every command that writes a file a user names (``predict --run.output``, ``export --output``,
+``tune --write_config``, ``sweep --export_best``, ``runs plot --output``) first asks
+:func:`check_output`, before anything is written. It refuses:
+
+* an input of the same command (``--data.path``, a ``--config`` file, the checkpoint);
+* a checkpoint (``*.ckpt``, anything in a run's ``checkpoints/``) and a run's records
+  (``config.yaml``, ``versions.json``, ``state.json``, ``metrics.csv``, ...);
+* a path inside a run directory that a symlink leads out of it;
+* a directory where a file is wanted.
+
+A symlink at the output path itself is replaced by the new file (the rename does not follow it),
+so whatever it pointed to is left as it was.
 """
 
 from __future__ import annotations
@@ -15,7 +28,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "atomic_writer"]
+from lightkit.errors import LightkitError
+
+__all__ = ["RECORD_FILES", "OutputRefused", "atomic_write", "atomic_writer", "check_output"]
+
+#: the records of a run directory (see lightkit.runs.layout), never an output of a command
+RECORD_FILES = frozenset(
+    {
+        "config.yaml", "versions.json", "state.json", "metrics.csv",
+        "hparams.yaml", "cv.json", "tracking.json", ".lock",
+    }
+)
+_CHECKPOINTS = "checkpoints"
+
+
+class OutputRefused(LightkitError):
+    """An output path that would overwrite an input, a checkpoint or a run record (exit code 1)."""
 
 
 def _umask() -> int:
@@ -35,7 +63,10 @@ def atomic_writer(path: str | Path, mode: str = "wb", **open_kwargs: Any) -> Ite
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as err:  # name the file being written, not the temporary one
+        raise type(err)(err.errno, err.strerror, str(target)) from None
     try:
         with os.fdopen(fd, mode, **open_kwargs) as handle:
             yield handle
@@ -58,3 +89,85 @@ def atomic_write(path: str | Path, data: str | bytes) -> Path:
     with atomic_writer(path, "wb" if isinstance(data, bytes) else "w") as handle:
         handle.write(data)
     return Path(path)
+
+
+def _is_run_dir(path: Path) -> bool:
+    return (path / _CHECKPOINTS).is_dir() or any((path / name).is_file() for name in RECORD_FILES - {".lock"})
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is under it."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _what_it_is(real: Path) -> str | None:
+    """Why ``real`` (a resolved file path) is protected, or ``None``."""
+    if real.suffix == ".ckpt":
+        return "a checkpoint"
+    for parent in real.parents:
+        if parent.name == _CHECKPOINTS and _is_run_dir(parent.parent):
+            return f"inside the checkpoints of run '{_shown(parent.parent)}'"
+    if real.name in RECORD_FILES and _is_run_dir(real.parent):
+        return f"a record of run '{_shown(real.parent)}'"
+    return None
+
+
+def check_output(
+    path: str | Path,
+    flag: str,
+    inputs: dict[str, str] | None = None,
+    run_dir: str | Path | None = None,
+    directory: bool = False,
+) -> Path:
+    """Refuse an output path that must not be written, before anything is; returns ``path``.
+
+    Args:
+        path: The output path (a file; a directory with ``directory=True``).
+        flag: How the user gave it (``--run.output``), for the message.
+        inputs: The command's input files: path -> where it came from (``--data.path``).
+        run_dir: The run directory the command works in; a path inside it may not lead out of it.
+        directory: ``path`` is a directory the command fills (``export --output``).
+
+    Raises:
+        OutputRefused: The path is an input, a checkpoint, a run record, inside a run's
+            checkpoints, a symlink out of the run, or the wrong kind (a directory for a file).
+    """
+    given = Path(path)
+    shown = f"{flag} {str(path)!r}"
+    hint = (
+        f"choose another path for {flag}; lightkit never writes over a command's inputs, "
+        "checkpoints or run records."
+    )
+    real = given.resolve()
+    if run_dir is not None:
+        run = Path(run_dir)
+        lexical = Path(os.path.abspath(given))
+        if _inside(lexical, Path(os.path.abspath(run))) and not _inside(real, run.resolve()):
+            raise OutputRefused(
+                f"{shown} is inside run '{run}' but a symlink leads out of it, to '{_shown(real)}'", hint
+            )
+    for input_path, source in (inputs or {}).items():
+        other = Path(input_path).resolve()
+        if real == other or (directory and _inside(other, real)):
+            what = "is" if real == other else "holds"
+            raise OutputRefused(f"{shown} {what} an input of this command ({source}: '{input_path}')", hint)
+    if directory:
+        if real.is_file():
+            raise OutputRefused(f"{shown} is a file, and a directory is wanted", hint)
+        protected = _what_it_is(real / "x") or (f"run '{_shown(real)}' itself" if _is_run_dir(real) else None)
+        if protected:
+            raise OutputRefused(f"{shown} is {protected}", hint)
+        return given
+    if real.is_dir():
+        raise OutputRefused(f"{shown} is a directory, and a file is wanted", f"give a file path for {flag}.")
+    protected = _what_it_is(real)
+    if protected:
+        raise OutputRefused(f"{shown} is {protected}", hint)
+    return given

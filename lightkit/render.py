@@ -7,15 +7,17 @@ other exception into one first, so that no command ends in a traceback unless ``
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
+import threading
 from collections.abc import Iterator, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from lightkit.errors import ConfigError, LightkitError
 
-__all__ = ["debug_enabled", "explain", "print_error"]
+__all__ = ["capture_thread_errors", "debug_enabled", "explain", "print_error", "report_thread_errors"]
 
 _MAX_LINES = 10
 _MAX_LINE_CHARS = 300
@@ -75,6 +77,71 @@ def _with_origin(err: LightkitError, argv: Sequence[str]) -> LightkitError:
     return err
 
 
+#: what to do about an OS error, by errno
+_OS_HINTS = {
+    errno.EACCES: "fix the permissions of that path (or of its directory), or choose another path.",
+    errno.EPERM: "the path or its directory may be immutable (lsattr) or read-only; fix that, or "
+    "choose another path.",
+    errno.EROFS: "that file system is mounted read-only; choose a path on a writable one.",
+    errno.ENOSPC: "free some space on that disk, or write elsewhere (--trainer.default_root_dir, "
+    "--run.output).",
+    errno.EDQUOT: "your disk quota is used up; free some space, or write elsewhere.",
+    errno.EISDIR: "a file is wanted there, not a directory.",
+    errno.ENOTDIR: "a part of that path is a file, not a directory.",
+    errno.ENOENT: "check the path; relative paths are taken from the current directory.",
+    errno.ENAMETOOLONG: "choose a shorter name.",
+}
+
+
+def _os_error(err: OSError) -> LightkitError:
+    """One line naming the path and what the OS said, and a hint of what to do."""
+    name: Any = err.filename
+    if isinstance(name, bytes):
+        name = name.decode(errors="replace")
+    reason = (err.strerror or type(err).__name__).lower()
+    fallback = "rerun with --debug for the traceback if the path does not say enough."
+    hint = _OS_HINTS.get(err.errno or -1, fallback)
+    if name is None:
+        return LightkitError(f"{reason} ({type(err).__name__})", hint)
+    other = f" -> '{err.filename2}'" if err.filename2 else ""
+    return LightkitError(f"{reason}: '{name}'{other}", hint)
+
+
+#: exceptions already explained or printed, so that a thread's is not reported twice
+_reported: set[int] = set()
+_thread_errors: list[BaseException] = []
+
+
+def capture_thread_errors() -> Any:
+    """Hold back background threads' exceptions (TensorBoard's writer, ...); returns the old hook.
+
+    Python prints a thread's traceback as it dies; here it is kept, and
+    :func:`report_thread_errors` prints it as one line unless the command's own error already
+    said it (TensorBoard raises its thread's exception again in the main thread).
+    """
+    previous = threading.excepthook
+
+    def hold(args: Any) -> None:
+        if debug_enabled():
+            previous(args)
+        elif args.exc_value is not None and not isinstance(args.exc_value, SystemExit):
+            _thread_errors.append(args.exc_value)
+
+    threading.excepthook = hold
+    return previous
+
+
+def report_thread_errors(previous: Any, stream: TextIO | None = None) -> None:
+    """Print each held thread exception not yet reported as one ``warning:`` line; restore the hook."""
+    threading.excepthook = previous
+    stream = stream or sys.stderr
+    while _thread_errors:
+        exc = _thread_errors.pop(0)
+        if id(exc) not in _reported:
+            stream.write(f"warning: a background thread stopped: {explain(exc).message}\n")
+    _reported.clear()
+
+
 def explain(exc: BaseException, argv: Sequence[str] = ()) -> LightkitError:
     """The :class:`LightkitError` to show for any exception raised while running ``argv``.
 
@@ -83,9 +150,13 @@ def explain(exc: BaseException, argv: Sequence[str] = ()) -> LightkitError:
     component that cannot be built from its config get their own messages; anything else is
     reported as its type and first line.
     """
+    _reported.update(id(link) for link in _chain(exc))
     for link in _chain(exc):
         if isinstance(link, LightkitError):
             return _with_origin(link, argv)
+    for link in _chain(exc):  # PermissionError, IsADirectoryError, a full disk: the path, and what to do
+        if isinstance(link, OSError) and (link.filename is not None or link.errno == errno.ENOSPC):
+            return _os_error(link)
     text = str(exc).strip()
     if "Error(s) in loading state_dict" in text:
         from lightkit.checkpoints import explain_state_dict_mismatch

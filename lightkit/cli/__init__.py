@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from lightkit.errors import LightkitError, UsageError
 from lightkit.registry import did_you_mean
-from lightkit.render import debug_enabled, explain, print_error
+from lightkit.render import capture_thread_errors, debug_enabled, explain, print_error, report_thread_errors
 
 __all__ = ["main"]
 
@@ -111,6 +111,11 @@ def _dispatch(args: list[str]) -> int:
     # --
     command, rest = args[0], args[1:]
     if command in TRAIN_COMMANDS:
+        from lightkit.cli.argv import config_values
+        from lightkit.config_yaml import check_config_files
+
+        # a hostile or broken config fails here, before torch is imported (lightkit.config_yaml)
+        check_config_files(config_values(rest), ("trainer",), tuple(TRAIN_COMMANDS))
         _working_directory_importable()
         if command == "predict" and _onnx_predict(rest):  # torch-free: lightkit.cli.export
             from lightkit.cli.export import predict_onnx
@@ -148,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--debug" in args:
         args.remove("--debug")
         os.environ["LIGHTKIT_DEBUG"] = "1"
+    held = capture_thread_errors()  # a background thread's traceback never leaks (lightkit.render)
     try:
         return _dispatch(args)
     except LightkitError as err:
@@ -164,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug_enabled():
             raise
         return print_error(explain(err, args))
+    finally:
+        report_thread_errors(held)
 
 
 def entry_point() -> None:

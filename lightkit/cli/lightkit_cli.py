@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,19 +39,31 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 
 from lightkit.checkpoints import resolve_ckpt_path, run_dir_of
-from lightkit.cli.argv import flag_value, take_callback_removals, take_print_config, take_sources_flag
+from lightkit.cli.argv import (
+    config_values,
+    flag_value,
+    take_callback_removals,
+    take_print_config,
+    take_sources_flag,
+)
 from lightkit.cli.config_errors import translate_argument_error
 from lightkit.cli.options import RunOptions
+from lightkit.cli.outputs import command_inputs
 from lightkit.cli.printing import highlighted_print_config, inline, print_table
 from lightkit.cli.print_config_help import describe_print_config
 from lightkit.cli.shortnames import check_selected, install_resolver
 from lightkit.components.prediction_writer import PredictionWriter
+from lightkit.config_yaml import check_config_files
+from lightkit.config_yaml import install as install_yaml_checks
 from lightkit.data.shape import SHAPE_KEYS
 from lightkit.errors import ConfigError, LightkitError
+from lightkit.files import check_output
 from lightkit.loading import OpenedCheckpoint, build_datamodule, fill_data_shape, open_checkpoint
 from lightkit.quiet import quiet_lightning
 from lightkit.render import debug_enabled, print_error
 from lightkit.runs import RUNS_ROOT, new_run_dir, versions_record
+from lightkit.runs.layout import check_run_name
+from lightkit.runs.lock import RunLock, lock_run
 from lightkit.tracking import add_tracking_arguments, tracking_extras
 from lightkit.training.checkpoint_io import AtomicCheckpointIO
 from lightkit.training.recorder import RunRecorder
@@ -116,6 +129,11 @@ def _environment_kept(*names: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _is_under(path: Path, folder: Path) -> bool:
+    """Whether ``path`` lies inside ``folder``, as written (symlinks are the output guard's concern)."""
+    return Path(os.path.abspath(folder)) in Path(os.path.abspath(path)).parents
+
+
 class LightkitCLI(LightningCLI):
     """LightningCLI with short names, run directories, self-describing checkpoints and short errors.
 
@@ -152,6 +170,7 @@ class LightkitCLI(LightningCLI):
         run_dirs: bool = False,
     ) -> None:
         install_resolver()
+        install_yaml_checks()  # bounded aliases, no duplicate keys (lightkit.config_yaml)
         apply_import_policy()  # what a config may import (lightkit.trust; LIGHTKIT_STRICT=1)
         quiet_lightning()
         show_warnings_as_lines()  # lightkit's own warnings: `warning: ...` (lightkit.warning_lines)
@@ -165,6 +184,7 @@ class LightkitCLI(LightningCLI):
         #: the run directory of this command (``fit``: the one it trains into)
         self.run_dir: Path | None = None
         self.early_datamodule: LightningDataModule | None = None
+        self._run_lock: RunLock | None = None
         try:
             with _environment_kept(_RUN_DIR_ENV):
                 super().__init__(
@@ -192,6 +212,9 @@ class LightkitCLI(LightningCLI):
             if self._stopped_by() == "SIGINT":  # Lightning exits 1 after Ctrl-C; shells expect 130
                 raise SystemExit(SIGINT_EXIT_CODE) from None
             raise
+        finally:
+            if self._run_lock is not None:  # the run directory's lock (lightkit.runs.lock)
+                self._run_lock.release()
 
     def _stopped_by(self) -> str | None:
         trainer = getattr(self, "trainer", None)
@@ -236,6 +259,8 @@ class LightkitCLI(LightningCLI):
         print_flags: list[str] | None = None
         source: Any = args
         if self._argv is not None:
+            # bounded YAML, no duplicate keys, `trainer:` a mapping: before anything else reads them
+            check_config_files(config_values(self._argv), ("trainer",), tuple(self.subcommands()))
             check_selected(self._argv, self._subcommand_in_argv)
             argv, show_sources, skip_default = take_sources_flag(self._argv)
             argv, removals = take_callback_removals(argv)
@@ -442,6 +467,10 @@ class LightkitCLI(LightningCLI):
         progress_callbacks(config)
         return self._instantiate_trainer(config, extra)
 
+    def _command(self) -> str:
+        """This command as typed, for the run lock's messages to other processes."""
+        return " ".join(["lightkit", *(self._argv or [str(self.subcommand)])])
+
     def _run_options(self) -> RunOptions:
         options = self._get(self.config_init, "run")
         return options if isinstance(options, RunOptions) else RunOptions()
@@ -465,7 +494,7 @@ class LightkitCLI(LightningCLI):
         if shared and os.environ.get("LOCAL_RANK", "0") != "0":
             return Path(shared)  # a rank that Lightning's launcher started from rank 0's command
         if resuming and options.name:
-            run_dir = root / options.name
+            run_dir = root / check_run_name(options.name)  # as written, and never a path
         else:
             model_cfg, data_cfg = self._get(self.config, "model"), self._get(self.config, "data")
             model = _short(model_cfg.get("class_path") if isinstance(model_cfg, Namespace) else self.model_class)
@@ -481,6 +510,7 @@ class LightkitCLI(LightningCLI):
         root = Path(config.get("default_root_dir") or RUNS_ROOT)
         ckpt = self._get(self.config, "ckpt_path")
         self.run_dir = self._choose_run_dir(root, options, resuming=bool(ckpt))
+        self._run_lock = lock_run(self.run_dir, self._command())  # one writer per run, before any write
         if isinstance(config.get("profiler"), str):
             config["profiler"] = _profiler_into(config["profiler"], self.run_dir)
         resume_epoch = None
@@ -494,7 +524,7 @@ class LightkitCLI(LightningCLI):
             self.run_dir,
             self.model,
             resume_epoch=resume_epoch,
-            resume_command=f"lightkit fit --ckpt_path last --run.name {self.run_dir.name}{root_flag}",
+            resume_command=f"lightkit fit --ckpt_path last --run.name {shlex.quote(self.run_dir.name)}{root_flag}",
             extra_loggers=tracked[0],
             extra_callbacks=tracked[1],
         )
@@ -510,15 +540,22 @@ class LightkitCLI(LightningCLI):
         config.setdefault("enable_checkpointing", False)
         if config.get("enable_checkpointing") is None:
             config["enable_checkpointing"] = False
+        output = None
+        if self.subcommand == "predict":  # refused before anything is written (lightkit.files)
+            output = options.output or str((self.run_dir or Path(".")) / "predictions.csv")
+            inputs = command_inputs(self.subcommand_config(), self._argv)
+            flag = "--run.output" if options.output else "the prediction file (--run.output's default)"
+            check_output(output, flag, inputs, run_dir=self.run_dir)
         if self.run_dir is not None:
             config["default_root_dir"] = str(self.run_dir)
+            into_run = output is not None and _is_under(Path(output), self.run_dir)
+            self._run_lock = lock_run(self.run_dir, self._command(), shared=not into_run)
         if not config.get("plugins"):
             # the checkpoint was read once already (for its config); the trainer gets that copy
             preloaded = self._opened.checkpoint if self._opened is not None else None
             config["plugins"] = [AtomicCheckpointIO(preloaded={str(ckpt): preloaded} if preloaded else None)]
         callbacks: list[Callback] = list(config.get("callbacks") or [])
-        if self.subcommand == "predict" and not any(isinstance(c, PredictionWriter) for c in callbacks):
-            output = options.output or str((self.run_dir or Path(".")) / "predictions.csv")
+        if output is not None and not any(isinstance(c, PredictionWriter) for c in callbacks):
             callbacks.append(PredictionWriter(output))
         config["callbacks"] = callbacks
 

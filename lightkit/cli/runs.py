@@ -96,7 +96,16 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
-_STATE_STYLE = {"finished": "green", "running": "cyan", "failed": "red", "interrupted": "yellow"}
+_STATE_STYLE = {
+    "finished": "green", "running": "cyan", "failed": "red", "interrupted": "yellow", "damaged": "red",
+}  # fmt: skip
+
+
+def _say_damaged(infos: list[Any]) -> None:
+    """One line per damaged record (lightkit.runs.damage): by path, with what is wrong."""
+    for info in infos:
+        for path, why in info.damaged.items():
+            print(f"warning: damaged record {path}: {why}; nothing was read from it", file=sys.stderr)
 
 
 # -- list ------------------------------------------------------------------------------------------
@@ -143,6 +152,7 @@ def _list(root: str, as_json: bool) -> int:
             *((Text(_tracking_where(info)), Text(info.tracking_run_id or "-")) if tracked else ()),
         )
     _print(table)
+    _say_damaged(infos)
     return 0
 
 
@@ -164,7 +174,7 @@ def _show(value: str, root: str, as_json: bool) -> int:
     info = run_info(run)
     config = load_yaml(run / "config.yaml")
     versions = read_json(run / "versions.json")
-    rows = read_metrics(run)
+    rows = [] if str(run / "metrics.csv") in info.damaged else read_metrics(run)
     settings: list[tuple[str, Any]] = []
     for key in ("model", "data"):
         name, args = component(config, key)
@@ -208,6 +218,8 @@ def _show(value: str, root: str, as_json: bool) -> int:
     head = _table("", "", header=False)
     head.add_row("run", Text(str(run)))
     head.add_row("state", Text(info.state, style=_STATE_STYLE.get(info.state, "")))
+    for path, why in info.damaged.items():
+        head.add_row("damaged", Text(f"{path}: {why}"))
     if info.extra.get("error"):
         head.add_row("error", Text(str(info.extra["error"])))
     head.add_row("started", info.started or "-")
@@ -291,8 +303,12 @@ def _plot(values: list[str], metric: str, root: str, output: str | None) -> int:
     if all(len(e) > 0 for _, e, _ in series) and max(max(e) for _, e, _ in series) <= 20:
         ax.xaxis.get_major_locator().set_params(integer=True)
     path = Path(output) if output else runs[0] / f"plot-{metric}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    from lightkit.files import atomic_writer, check_output
+
+    flag = "--output" if output else "the plot (--output's default)"
+    check_output(path, flag, run_dir=None if output else runs[0])  # never a record or checkpoint
+    with atomic_writer(path) as handle:
+        fig.savefig(handle, format="png")
     print(f"plot written to {path}")
     return 0
 

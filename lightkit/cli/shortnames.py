@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lightkit import registry
 from lightkit.cli.argv import config_values
+from lightkit.config_yaml import load_yaml
 from lightkit.errors import ConfigError, PluginNotFound
 
 __all__ = [
@@ -101,15 +100,7 @@ def _read_config(value: str) -> tuple[Any, str]:
             raise ConfigError(f"config file {value!r} (from --config) not found", hint)
     text = value if looks_inline else path.read_text()
     label = "--config" if looks_inline else value
-    try:
-        return yaml.safe_load(text), label
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark is not None else label
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(
-            f"YAML syntax error in {where}: {problem}", "fix the YAML; it must parse."
-        ) from None
+    return load_yaml(text, label), label  # the config loader: bounded aliases, no duplicate keys
 
 
 def _names_in(value: Any) -> Iterator[str]:

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
+from lightkit.components import trainable
 from lightkit.components.preprocessing import TabularPreprocessor, infer_task
 from lightkit.data.in_memory import InMemoryDataModule, Split
 from lightkit.data.lazy import LazyModule
@@ -69,6 +70,7 @@ class TabularDataModule(InMemoryDataModule):
                 f"{val_fraction} + {test_fraction}"
             )
         self.targets = [target] if isinstance(target, str) else list(target)
+        trainable.check_column_roles(self.targets, features, categorical, id_column)
         self.features = features
         self.categorical = categorical
         self.id_column = id_column
@@ -178,6 +180,8 @@ class TabularDataModule(InMemoryDataModule):
                 )
             numeric, categorical = self._infer_columns(frame)
             task = self.task if self.task != "auto" else infer_task(frame[self.targets])
+            trainable.check_target(frame, self.targets, task)  # fitting means training: can it learn?
+            trainable.check_train_classes(frame, self.targets, task, self._split_rows["train"])
             preprocessor = TabularPreprocessor(
                 numeric=numeric,
                 categorical=categorical,
@@ -261,6 +265,7 @@ class TabularDataModule(InMemoryDataModule):
         self.fit_preprocessor()
         if stage == "predict":
             frame = self.read_predict_frame()
+            trainable.check_rows_to_predict(frame)
             self._check_columns(frame, [*self.preprocessor.numeric, *self.preprocessor.categorical], "feature")
             unseen = self.preprocessor.unseen_categories(frame)
             if unseen:
@@ -272,6 +277,7 @@ class TabularDataModule(InMemoryDataModule):
             has_targets = all(t in frame.columns for t in self.targets)
             return {"predict": self._tensors(frame, with_targets=has_targets)}
         frame = self._labelled()
+        trainable.check_needed_splits(self, stage, self._split_rows)
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(
             stage or "fit", ("train", "val", "test")
         )

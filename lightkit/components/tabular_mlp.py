@@ -9,6 +9,7 @@ import torch
 import torchmetrics
 from torch import Tensor, nn
 
+from lightkit import checks
 from lightkit.errors import ConfigError
 
 __all__ = ["TabularMLP"]
@@ -136,8 +137,15 @@ class TabularMLP(pl.LightningModule):
                 "use a data module that exposes `data_shape`, such as CSVDataModule or SklearnDataModule "
                 "(see 'Data shape' in docs/concepts.md).",
             )
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1), got {dropout}")
+        # every number in its domain before torch sees it (lightkit.checks)
+        checks.fraction("model.dropout", dropout)
+        checks.positive("model.lr", lr)
+        checks.non_negative("model.weight_decay", weight_decay)
+        checks.positive("model.embedding_dim", embedding_dim, integer=True)
+        checks.positive_each("model.hidden_sizes", hidden_sizes)
+        checks.positive("model.num_features", num_features, integer=True)
+        checks.positive("model.num_outputs", num_outputs, integer=True)
+        checks.positive_each("model.category_sizes", category_sizes or [])
         self.save_hyperparameters()
         self.task: Task = task
         self.embeddings = nn.ModuleList(nn.Embedding(size, embedding_dim) for size in category_sizes or [])

@@ -7,6 +7,7 @@ from typing import Any
 import lightning.pytorch as pl
 from torch import Tensor
 
+from lightkit.checks import in_range
 from lightkit.data.tensor_loader import TensorBatchLoader
 from lightkit.errors import ConfigError
 
@@ -39,6 +40,7 @@ class InMemoryDataModule(pl.LightningDataModule):
                     f"data.{name} must be at least 1, got {value}",
                     f"pass a positive number of rows per batch, e.g. --data.{name} 256.",
                 )
+        in_range("data.seed", seed, 0, 2**32 - 1, integer=True)  # what numpy and scikit-learn accept
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed

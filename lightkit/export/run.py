@@ -27,6 +27,7 @@ from lightkit.errors import CheckpointError, LightkitError
 from lightkit.export.errors import ExportError
 from lightkit.export.runtime import MODEL_FILE, PREPROCESS_FILE
 from lightkit.export.spec import dumps
+from lightkit.files import check_output
 from lightkit.runs import RUNS_ROOT
 
 __all__ = ["EXPORT_FILE", "EXPORT_FORMAT", "ExportResult", "export_run", "require_extra"]
@@ -211,6 +212,8 @@ def export_run(
         )
     directory = Path(output) if output is not None else (run.run_dir or run.checkpoint_path.parent) / "export"
     _check_output(directory)
+    inputs = {str(run.checkpoint_path): "--ckpt_path"}
+    check_output(directory, "--output", inputs, run.run_dir, directory=True)  # lightkit.files
     spec = export_spec(run.datamodule, run.model)
     preprocess = Preprocess(spec)
     frame, source = _check_frame(run.datamodule, preprocess, check_data)

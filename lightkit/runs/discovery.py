@@ -9,8 +9,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lightkit.runs.damage import record_problems
 from lightkit.runs.elapsed import last_activity, trained_seconds
-from lightkit.runs.metrics import best_row, read_metrics
+from lightkit.runs.lock import LOCK_FILE, lock_holder
+from lightkit.runs.metrics import METRICS_FILE, best_row, read_metrics
 from lightkit.runs.record import STATE_FILE, pid_alive, read_json, read_state
 from lightkit.tracking.record import read_tracking
 
@@ -45,11 +47,13 @@ def _natural(path: Path) -> list[Any]:
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
-    import yaml
+    """A run's ``config.yaml`` as a mapping, ``{}`` when it is missing or damaged."""
+    from lightkit.config_yaml import load_yaml as load_config
+    from lightkit.errors import LightkitError
 
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
+        data = load_config(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, LightkitError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -87,6 +91,8 @@ class RunInfo:
     tracking_uri: str | None = None
     #: the tracker's id of the run (the MLflow run id)
     tracking_run_id: str | None = None
+    #: records that are there but do not read as what they should be: path -> why
+    damaged: dict[str, str] = field(default_factory=dict)
     #: how many times it trained: 1, plus one for every resume (``duration_s`` covers them all)
     parts: int = 1
 
@@ -95,12 +101,15 @@ def _state_of(
     run: Path, state: dict[str, Any], versions: dict[str, Any], config: dict[str, Any], epochs: int
 ) -> str:
     recorded = state.get("state")
+    if (run / LOCK_FILE).is_file() and lock_holder(run) is not None:
+        return "running"  # a fit holds the run's lock now (lightkit.runs.lock), whatever was recorded
     pid = state.get("pid", versions.get("pid"))
     local = state.get("host") in (None, socket.gethostname())
     if recorded in ("finished", "failed", "interrupted"):
         return recorded
-    if recorded == "running":
-        return "running" if not local or pid_alive(pid) else "interrupted"
+    if recorded == "running":  # a lock file not held (above): the process is gone, whatever its PID is now
+        alive = not (run / LOCK_FILE).is_file() and pid_alive(pid)
+        return "running" if not local or alive else "interrupted"
     # no record (a run from before state.json existed): infer from what is there
     if local and isinstance(pid, int) and pid > 1 and pid_alive(pid):
         return "running"
@@ -121,16 +130,17 @@ def _data_label(config: dict[str, Any]) -> str:
 def run_info(run: Path, root: Path | None = None) -> RunInfo:
     """Read one run directory; missing files leave fields empty rather than failing."""
     run = Path(run)
-    config = load_yaml(run / "config.yaml")
-    versions = read_json(run / "versions.json")
-    state = read_state(run)
-    rows = read_metrics(run)
-    tracked = read_tracking(run)
+    damaged = record_problems(run)  # nothing is read from a damaged record (lightkit.runs.damage)
+    config = {} if "config.yaml" in damaged else load_yaml(run / "config.yaml")
+    versions = {} if "versions.json" in damaged else read_json(run / "versions.json")
+    state = {} if STATE_FILE in damaged else read_state(run)
+    rows = [] if METRICS_FILE in damaged else read_metrics(run)
+    tracked = {} if "tracking.json" in damaged else read_tracking(run)
     epochs = max((int(r["epoch"]) + 1 for r in rows if "epoch" in r), default=0)
     start = state.get("started") or versions.get("unix_time")
     if start is None and (run / "config.yaml").exists():
         start = (run / "config.yaml").stat().st_mtime
-    status = _state_of(run, state, versions, config, epochs)
+    status = "damaged" if STATE_FILE in damaged else _state_of(run, state, versions, config, epochs)
     end = state.get("ended")
     if end is None and status == "running":
         end = time.time()
@@ -140,6 +150,8 @@ def run_info(run: Path, root: Path | None = None) -> RunInfo:
     duration = trained_seconds(state, end) if state.get("started") else None
     if duration is None and start and end and end >= start:
         duration = end - start
+    if STATE_FILE in damaged:  # no duration is made up from file times
+        duration = None
     monitor = state.get("monitor") or ("val_loss" if any("val_loss" in r for r in rows) else None)
     mode = state.get("mode") or "min"
     best = best_row(rows, monitor, mode) if monitor else None
@@ -166,6 +178,7 @@ def run_info(run: Path, root: Path | None = None) -> RunInfo:
         tracking=tracked.get("backend"),
         tracking_uri=tracked.get("tracking_uri"),
         tracking_run_id=tracked.get("run_id"),
+        damaged={str(run / name): why for name, why in damaged.items()},
         parts=state["parts"] if isinstance(state.get("parts"), int) and state["parts"] > 0 else 1,
     )
 

@@ -17,8 +17,15 @@ def read_metrics(run_dir: Path) -> list[dict[str, float]]:
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         return []
+    try:
+        return _rows(path)
+    except (OSError, UnicodeDecodeError, csv.Error):  # a damaged file (lightkit.runs.damage says why)
+        return []
+
+
+def _rows(path: Path) -> list[dict[str, float]]:
     rows = []
-    with path.open(newline="") as handle:
+    with path.open(newline="", encoding="utf-8") as handle:
         for raw in csv.DictReader(handle):
             row = {}
             for key, value in raw.items():

@@ -250,6 +250,7 @@ def export_best(study: optuna.Study, path: Path) -> FrozenTrial:
         f"# values: {', '.join(f'{k}={v}' for k, v in best.params.items())}\n"
         f"# Rerun: lightkit fit --config {path}\n"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(header + yaml.safe_dump(config, sort_keys=False))
+    from lightkit.files import atomic_write
+
+    atomic_write(path, header + yaml.safe_dump(config, sort_keys=False))
     return best

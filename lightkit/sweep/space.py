@@ -294,8 +294,12 @@ def load_sweep_spec(path: str | Path, samplers: tuple[str, ...], pruners: tuple[
         raise ConfigError(
             f"sweep file {where!r} does not exist", "pass the search space with --sweep <file.yaml>."
         )
+    from lightkit.config_yaml import check_yaml
+
+    text = path.read_text()
+    check_yaml(text, where)  # bounded aliases, no duplicate keys
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
