@@ -252,8 +252,9 @@ PROBE = """
 import json, sys
 from lightkit.cli import main
 code = main(json.loads(sys.argv[1]))
-# torch, Lightning and lightkit's other dependencies: a deployment needs numpy, pandas, onnxruntime
-roots = ("torch", "lightning", "pytorch_lightning", "torchmetrics", "jsonargparse", "yaml", "rich", "sklearn")
+# torch, Lightning and lightkit's heavy dependencies: a deployment needs numpy, pandas, onnxruntime (and
+# PyYAML, which the command line imports to check --config files before it dispatches)
+roots = ("torch", "lightning", "pytorch_lightning", "torchmetrics", "jsonargparse", "rich", "sklearn")
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in roots or m.startswith("lightkit.components"))
 print("HEAVY=" + ",".join(heavy), file=sys.stderr)
 sys.exit(code)
@@ -278,9 +279,8 @@ def test_export_writes_one_onnx_file_its_preprocessing_and_a_passed_parity_repor
         "model.onnx",
         "preprocess.json",
     ]
-    assert not [p.name for p in exported.run.iterdir() if p.name.startswith(".")], (
-        "a staging directory was left"
-    )
+    staging = [p.name for p in exported.run.iterdir() if p.name.startswith(".export.")]
+    assert not staging, "a staging directory was left behind"
     model = onnx.load(str(exported.export / "model.onnx"))
     assert not any(uses_external_data(t) for t in model.graph.initializer)
     record = json.loads((exported.export / "export.json").read_text())
@@ -414,6 +414,23 @@ def test_python_x_importtime_shows_neither_torch_nor_lightning_on_the_onnx_path(
     roots = {name.split(".")[0] for name in imported}
     assert not roots & {"torch", "lightning", "pytorch_lightning", "torchmetrics"}, sorted(roots)
     assert (cli.root / "importtime.csv").is_file()
+
+
+def test_onnx_predictor_needs_only_numpy_pandas_and_onnxruntime(cli: Cli):
+    run = cli.trained("churn", *CASES["churn"])
+    if not (run / "export").is_dir():
+        assert cli("export", "--ckpt_path", str(run)).code == 0
+    code = (
+        "import sys, lightkit\n"
+        f"table = lightkit.onnx_predictor({str(run / 'export')!r}).predict({str(CHURN_NEW)!r})\n"
+        "print(len(table), sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cli.root)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows, roots = proc.stdout.split(" ", 1)
+    assert int(rows) == len(pd.read_csv(CHURN_NEW)) and "'onnxruntime'" in roots
+    for heavy in ("torch", "lightning", "torchmetrics", "jsonargparse", "yaml", "rich", "sklearn"):
+        assert f"'{heavy}'" not in roots, heavy
 
 
 def test_onnx_predictor_takes_dicts_and_says_where_it_came_from(cli: Cli):

@@ -61,6 +61,7 @@ def _export_parser() -> _Parser:
     parser.add_argument(
         "--ckpt_path",
         required=True,
+        metavar="CKPT",
         help="A .ckpt file, a run directory, or best / last (of --run.name, else of the latest run).",
     )
     parser.add_argument("--format", choices=["onnx"], default="onnx", help="Export format (default: onnx).")
@@ -92,11 +93,11 @@ def _export_parser() -> _Parser:
     )
     parser.add_argument("--opset", type=int, metavar="N", help="ONNX opset (default: the exporter's choice).")
     parser.add_argument(
-        "--run.root",
+        "--trainer.default_root_dir",
         dest="run_root",
         default=RUNS_ROOT,
         metavar="DIR",
-        help=f"Where best / last look for runs (default: {RUNS_ROOT}).",
+        help=f"Where best / last look for runs, as for predict (default: {RUNS_ROOT}).",
     )
     parser.add_argument("--run.name", dest="run_name", metavar="NAME", help="The run best / last refer to.")
     return parser
@@ -166,14 +167,16 @@ def _spec_summary(directory: Path) -> str:
 def _predict_parser() -> _Parser:
     parser = _Parser(
         prog="lightkit predict --model_file",
-        usage="lightkit predict --model_file MODEL.onnx --data.path ROWS.csv [--run.output CSV] "
-        "[--data.delimiter D] [--data.id_column NAME]",
+        usage="lightkit predict --model_file MODEL --data.path CSV [--run.output CSV]\n"
+        "                        [--data.delimiter D] [--data.id_column NAME]",
         description="Predict rows with a model written by `lightkit export`, without torch.",
         epilog=_PREDICT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
-    parser.add_argument("--model_file", required=True, help="model.onnx of an export, or its directory.")
+    parser.add_argument(
+        "--model_file", required=True, metavar="MODEL", help="model.onnx of an export, or its directory."
+    )
     parser.add_argument(
         "--data.path", dest="data_path", required=True, metavar="CSV", help="The rows to predict."
     )
