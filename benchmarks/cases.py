@@ -12,6 +12,11 @@ Groups (each is measured interleaved, see :mod:`benchmarks.measure`):
 * ``predict``: the same three, predicting every row of the table and writing a CSV.
 * ``overhead``: milliseconds per training step as Lightning's pieces are added one by one
   (:mod:`benchmarks.step_overhead`), to show where lightkit's time per step goes.
+* ``scale``: ``lightkit fit`` at 200k, 2M and (``--scale-rows``) 10M rows (the largest reads
+  Parquet, the others CSV), a tiny table for the import floor, and ``lightkit predict`` of the 2M
+  rows (issue #18).
+* ``formats``: the data module's preparation (read, preprocess, split tensors) of the same table
+  as CSV through pyarrow's reader and through pandas' C parser, as Parquet and as Feather.
 """
 
 from __future__ import annotations
@@ -24,13 +29,23 @@ from pathlib import Path
 
 from benchmarks.fake_plugins import write_fake_plugins
 from benchmarks.measure import Case
-from benchmarks.table import write_table
+from benchmarks.table import write_columnar, write_parquet_table, write_table
 
 __all__ = ["GROUPS", "Settings", "build_cases", "lightkit_command", "plugins_command_available"]
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-GROUPS = ("startup", "discovery", "fit", "predict", "overhead")
+GROUPS = ("startup", "discovery", "fit", "predict", "overhead", "scale", "formats")
+
+#: the help requests answered from the help cache (lightkit.cli.help_cache), as (key, label, args)
+CACHED_HELP = (
+    ("fit_help", "lightkit fit --help", ["fit", "--help"]),
+    ("model_help", "lightkit fit --model.help TabularMLP", ["fit", "--model.help", "TabularMLP"]),
+    ("data_help", "lightkit fit --data.help CSVDataModule", ["fit", "--data.help", "CSVDataModule"]),
+    ("plugins_show", "lightkit plugins show TabularMLP", ["plugins", "show", "TabularMLP"]),
+)
+#: the help cache off: what the cached cases are compared with (the real parser, torch imported)
+NO_HELP_CACHE = {"LIGHTKIT_HELP_CACHE": "0"}
 
 #: the model and data selected for the ``--print_config`` cases
 PRINT_CONFIG = ["fit", "--model", "TabularMLP", "--data", "SklearnDataModule", "--print_config"]
@@ -58,9 +73,10 @@ class Settings:
         plugin_counts: Extra plugin distributions for the discovery cases.
         smoke: The quick check of the test suite: leaves out the cases that only repeat what others
             already exercise (start-up and discovery cases that import Lightning, plain-Lightning
-            prediction) and the what-if case.
-        what_if: Include the fit case that measures a proposed change (not a lightkit result).
+            prediction).
         overhead_batch_sizes: Batch sizes of the per-step breakdown.
+        scale_rows: Table sizes of the scale cases; the largest (when more than one) reads Parquet.
+        scale_epochs: Training epochs of the scale cases.
     """
 
     workdir: Path
@@ -70,8 +86,19 @@ class Settings:
     val_fraction: float = 0.2
     plugin_counts: tuple[int, ...] = (0, 20, 200)
     smoke: bool = False
-    what_if: bool = True
     overhead_batch_sizes: tuple[int, ...] = (64, 256, 1024)
+    scale_rows: tuple[int, ...] = (200_000, 2_000_000)
+    scale_epochs: int = 1
+
+    @property
+    def cache(self) -> Path:
+        """The help cache of every lightkit case (never the user's)."""
+        return self.workdir / "help-cache"
+
+    def scale_table(self, rows: int) -> Path:
+        """The table of a scale case: Parquet for the largest of several sizes, else CSV."""
+        parquet = len(self.scale_rows) > 1 and rows == max(self.scale_rows)
+        return self.workdir / (f"table_{rows}x32.parquet" if parquet else f"table_{rows}x32.csv")
 
     @property
     def table(self) -> Path:
@@ -99,6 +126,7 @@ def _python(*args: str) -> list[str]:
 
 def startup_cases(settings: Settings) -> list[Case]:
     lk = lightkit_command()
+    cache = {"LIGHTKIT_CACHE_DIR": str(settings.cache)}
     cases = [
         Case("startup.python", "python -c pass (interpreter floor)", _python("-c", "pass")),
         Case(
@@ -118,15 +146,28 @@ def startup_cases(settings: Settings) -> list[Case]:
                 'python -c "import lightning.pytorch"',
                 _python("-c", "import lightning.pytorch"),
             ),
-            Case("startup.fit_help", "lightkit fit --help", [*lk, "fit", "--help"]),
+            Case(
+                "startup.fit_help",
+                "lightkit fit --help, help cache off",
+                [*lk, "fit", "--help"],
+                NO_HELP_CACHE,
+            ),
             Case("startup.plain_fit_help", "plain LightningCLI: fit --help", _python(plain, "fit", "--help")),
-            Case("startup.print_config", "lightkit fit --model --data --print_config", [*lk, *PRINT_CONFIG]),
+            Case(
+                "startup.print_config",
+                "lightkit fit --model --data --print_config",
+                [*lk, *PRINT_CONFIG],
+                NO_HELP_CACHE,
+            ),
             Case(
                 "startup.plain_print_config",
                 "plain LightningCLI: fit --model --data --print_config",
                 _python(plain, *PLAIN_PRINT_CONFIG),
             ),
         ]
+    # answered from the help cache: the warm-up sample (or the first one, when smoke) fills it
+    for key, label, args in CACHED_HELP:
+        cases.append(Case(f"startup.cached_{key}", f"{label}, from the help cache", [*lk, *args], cache))
     return cases
 
 
@@ -158,8 +199,10 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def lightkit_fit_argv(settings: Settings, model: str, run_name: str) -> list[str]:
-    """``lightkit fit`` of ``model`` on the benchmark table, timed by the Stopwatch callback."""
+def lightkit_fit_argv(
+    settings: Settings, model: str, run_name: str, table: Path | None = None, epochs: int | None = None
+) -> list[str]:
+    """``lightkit fit`` of ``model`` on the benchmark table (or ``table``), timed by the Stopwatch."""
     return [
         *lightkit_command(),
         "fit",
@@ -168,7 +211,7 @@ def lightkit_fit_argv(settings: Settings, model: str, run_name: str) -> list[str
         "--data",
         "CSVDataModule",
         "--data.path",
-        str(settings.table),
+        str(table or settings.table),
         "--data.target",
         "y",
         "--data.val_fraction",
@@ -178,7 +221,7 @@ def lightkit_fit_argv(settings: Settings, model: str, run_name: str) -> list[str
         "--data.batch_size",
         str(settings.batch_size),
         "--trainer.max_epochs",
-        str(settings.epochs),
+        str(epochs or settings.epochs),
         "--seed_everything",
         "42",
         "--trainer.default_root_dir",
@@ -216,15 +259,6 @@ def fit_cases(settings: Settings) -> list[Case]:
             _reference_argv(settings, "hand_loop.py", "fit", "hand_loop.pt"),
         ),
     ]
-    if settings.what_if and not settings.smoke:
-        cases.append(
-            Case(
-                "fit.what_if_lean_step",
-                "what-if: lightkit fit, TabularMLP with a lean step",
-                lightkit_fit_argv(settings, "benchmarks.lean_step_mlp.LeanStepMLP", "what-if-fit"),
-                before=lambda _: _remove(runs / "what-if-fit"),
-            )
-        )
     return cases
 
 
@@ -276,6 +310,68 @@ def overhead_cases(settings: Settings) -> list[Case]:
     return cases
 
 
+#: rows of the table whose fit measures the import floor of the scale cases (RSS with next to no data)
+FLOOR_ROWS = 2_000
+
+
+def scale_cases(settings: Settings) -> list[Case]:
+    """``lightkit fit`` at every scale size (one epoch by default), the floor, and predict at 2M."""
+    runs = settings.workdir / "runs"
+    floor = write_table(settings.workdir / f"table_{FLOOR_ROWS}x32.csv", FLOOR_ROWS)
+    cases = [
+        Case(
+            "scale.floor",
+            f"lightkit fit, {FLOOR_ROWS:,} rows (import floor)",
+            lightkit_fit_argv(settings, "TabularMLP", "scale-floor", floor, settings.scale_epochs),
+            before=lambda _: _remove(runs / "scale-floor"),
+        )
+    ]
+    for rows in settings.scale_rows:
+        table = settings.scale_table(rows)
+        if table.suffix == ".parquet":
+            write_parquet_table(table, rows)
+        else:
+            write_table(table, rows)
+        name = f"scale-{rows}"
+        cases.append(
+            Case(
+                f"scale.fit.{rows}",
+                f"lightkit fit, {rows:,} rows ({table.suffix[1:]})",
+                lightkit_fit_argv(settings, "TabularMLP", name, table, settings.scale_epochs),
+                before=lambda _, name=name: _remove(runs / name),
+            )
+        )
+    predicted = [r for r in settings.scale_rows if r == 2_000_000] or settings.scale_rows[-1:]
+    for rows in predicted:
+        argv = [*lightkit_command(), "predict", "--ckpt_path", str(runs / f"scale-{rows}")]
+        argv += ["--data.path", str(settings.scale_table(rows))]
+        argv += ["--run.output", str(settings.workdir / f"predictions_scale_{rows}.csv"), STOPWATCH]
+        cases.append(Case(f"scale.predict.{rows}", f"lightkit predict, {rows:,} rows", argv))
+    return cases
+
+
+#: read modes of benchmarks/read_formats.py and the table file each reads
+FORMAT_MODES = (("csv-pandas", "csv"), ("csv", "csv"), ("parquet", "parquet"), ("feather", "feather"))
+
+
+def formats_cases(settings: Settings) -> list[Case]:
+    """The data module's preparation of the benchmark table in each format."""
+    csv = write_table(settings.table, settings.rows)
+    files = {"csv": csv}
+    for suffix in ("parquet", "feather"):
+        files[suffix] = write_columnar(csv, csv.with_suffix(f".{suffix}"))
+    labels = {
+        "csv-pandas": "CSV, pandas' C parser (the path of messy CSVs)",
+        "csv": "CSV, lightkit's choice (pyarrow's reader for a plain file)",
+        "parquet": "Parquet",
+        "feather": "Feather",
+    }
+    return [
+        Case(f"formats.{mode}", labels[mode], _python(str(HERE / "read_formats.py"), mode, str(files[kind])))
+        for mode, kind in FORMAT_MODES
+    ]
+
+
 def build_cases(group: str, settings: Settings) -> list[Case]:
     """The cases of one group."""
     return {
@@ -284,4 +380,6 @@ def build_cases(group: str, settings: Settings) -> list[Case]:
         "fit": fit_cases,
         "predict": predict_cases,
         "overhead": overhead_cases,
+        "scale": scale_cases,
+        "formats": formats_cases,
     }[group](settings)

@@ -95,17 +95,21 @@ def _fmt(value: float | None, unit: str) -> str:
         return "n/a"
     if unit == "MB":
         return f"{value:.0f} MB"
+    if unit == "us/row":
+        return f"{value * 1e6:.2f} µs/row"
     if value < 0.1:
         return f"{value * 1000:.2f} ms"
     return f"{value:.3f} s" if value < 10 else f"{value:.2f} s"
 
 
-def _met(met: bool | None, met_cpu: bool | None) -> str:
+def _met(met: bool | None, met_cpu: bool | None, ratio: float | None = None) -> str:
+    """``met``, or the measured miss."""
     if met is None:
         return ""
     if met:
-        return "yes"
-    return "**no** (yes on CPU time)" if met_cpu else "**no**"
+        return "met"
+    missed = f"**missed**: {ratio:.2f}x" if ratio is not None else "**missed**"
+    return missed + (" (met on CPU time)" if met_cpu else "")
 
 
 def _ratio(value: float | None) -> str:
@@ -118,9 +122,7 @@ def console_table(rows: list[Row]) -> str:
         f"{'group':<10} {'case':<70} {'wall':>10} {'cpu':>10} {'ratio':>7} {'(cpu)':>7}  {'target':<19} met"
     ]
     for r in rows:
-        met = {True: "yes", False: "NO", None: ""}[r.met] + (
-            " (cpu: yes)" if r.met is False and r.met_cpu else ""
-        )
+        met = _met(r.met, r.met_cpu, r.ratio).replace("**", "")
         cpu = _fmt(r.cpu, r.unit) if r.cpu is not None else ""
         lines.append(
             f"{r.group:<10} {r.case:<70} {_fmt(r.value, r.unit):>10} {cpu:>10} "
@@ -155,7 +157,9 @@ def markdown_section(rows: list[Row], info: dict[str, Any]) -> str:
         f"table {s['rows']:,} rows x 32 features, binary target; {s['epochs']} epochs, batch size "
         f"{s['batch_size']} (evaluation and prediction {4 * s['batch_size']}), "
         f"validation fraction {s['val_fraction']}; extra plugins {list(s['plugin_counts'])}; "
-        f"per-step breakdown at batch sizes {list(s.get('overhead_batch_sizes', []))}.",
+        f"per-step breakdown at batch sizes {list(s.get('overhead_batch_sizes', []))}; "
+        f"scale cases at {[f'{r:,}' for r in s.get('scale_rows', [])]} rows, "
+        f"{s.get('scale_epochs', 1)} epoch(s), one sample each.",
         "",
         "| Group | Case | Wall | CPU | Compared with | Ratio | Ratio (CPU) | Target | Met | Notes |",
         "|---|---|---:|---:|---|---:|---:|---|---|---|",
@@ -164,7 +168,7 @@ def markdown_section(rows: list[Row], info: dict[str, Any]) -> str:
         cpu = _fmt(r.cpu, r.unit) if r.cpu is not None else ""
         lines.append(
             f"| {r.group} | {r.case} | {_fmt(r.value, r.unit)} | {cpu} | {r.reference} | {_ratio(r.ratio)} | "
-            f"{_ratio(r.cpu_ratio)} | {r.target} | {_met(r.met, r.met_cpu)} | {r.note} |"
+            f"{_ratio(r.cpu_ratio)} | {r.target} | {_met(r.met, r.met_cpu, r.ratio)} | {r.note} |"
         )
     failures = info.get("failures") or {}
     if failures:

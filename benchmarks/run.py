@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.cases import GROUPS, REPO, Settings, build_cases  # noqa: E402
+from benchmarks.cases import CACHED_HELP, GROUPS, REPO, Settings, build_cases  # noqa: E402
 from benchmarks.measure import medians, run_interleaved  # noqa: E402
 from benchmarks.report import (  # noqa: E402
     code_state,
@@ -38,6 +38,7 @@ from benchmarks.targets import evaluate  # noqa: E402
 
 _PROBE = """
 import sys
+sys.argv = ["lightkit", *{args!r}]  # as the console script has it (help text names the program)
 from lightkit.cli import main
 code = main({args!r})
 print("TORCH-IMPORTED=" + str("torch" in sys.modules), file=sys.stderr)
@@ -87,8 +88,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--threads", type=int, default=1, help="torch/OpenMP threads per process; 0 keeps torch's default"
     )
     parser.add_argument(
-        "--no-what-if", action="store_true", help="skip the fit case that measures a proposed change"
+        "--scale-rows",
+        default=None,
+        help="comma-separated table sizes of the scale group; the largest of several reads Parquet "
+        "(default 200000,2000000; add 10000000 where memory and time allow)",
     )
+    parser.add_argument("--scale-epochs", type=int, default=1, help="training epochs of the scale cases")
     parser.add_argument(
         "--workdir", type=Path, default=None, help="tables, plugins, runs and logs (default: a temp dir)"
     )
@@ -120,8 +125,12 @@ def settings_from(args: argparse.Namespace, workdir: Path) -> tuple[Settings, in
         batch_size=args.batch_size or (64 if smoke else 256),
         plugin_counts=(0, 3) if smoke else (0, 20, 200),
         smoke=smoke,
-        what_if=not args.no_what_if,
+        scale_epochs=args.scale_epochs,
     )
+    if args.scale_rows:
+        settings.scale_rows = tuple(int(r) for r in args.scale_rows.split(",") if r.strip())
+    elif smoke:
+        settings.scale_rows = (3000, 6000)
     repeats = args.repeats or (1 if smoke else 3)
     startup_repeats = args.startup_repeats or (1 if smoke else 7)
     return settings, repeats, startup_repeats
@@ -146,7 +155,14 @@ def main(argv: list[str] | None = None) -> int:
         args.docs = workdir / "benchmarks.md" if args.smoke else REPO / "docs" / "benchmarks.md"
     settings, repeats, startup_repeats = settings_from(args, workdir)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    # every case runs one copy of lightkit, taken now: edits to the checkout during the run (it is
+    # shared) change neither the code measured nor the help cache's key
+    snapshot = workdir / "code"
+    shutil.rmtree(snapshot, ignore_errors=True)
+    shutil.copytree(REPO / "lightkit", snapshot / "lightkit", ignore=shutil.ignore_patterns("__pycache__"))
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(snapshot), str(REPO), os.environ.get("PYTHONPATH", "")) if p
+    )
     if args.threads > 0:
         env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     if args.batch_size and args.batch_size not in settings.overhead_batch_sizes:
@@ -163,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             "val_fraction": settings.val_fraction,
             "plugin_counts": settings.plugin_counts,
             "overhead_batch_sizes": settings.overhead_batch_sizes,
+            "scale_rows": settings.scale_rows,
+            "scale_epochs": settings.scale_epochs,
             "repeats": f"{startup_repeats} (start-up, discovery) / {repeats} (fit, predict)",
             "threads": args.threads or "torch default",
             "groups": groups,
@@ -173,7 +191,13 @@ def main(argv: list[str] | None = None) -> int:
     facts: dict[str, Any] = {"imports_torch": {}, "prediction_rows": {}}
     for group in groups:
         cases = build_cases(group, settings)
-        n = startup_repeats if group in ("startup", "discovery") else 1 if group == "overhead" else repeats
+        n = (
+            startup_repeats
+            if group in ("startup", "discovery")
+            else 1
+            if group in ("overhead", "scale")
+            else repeats
+        )
         print(f"{group}: {len(cases)} cases x {n} samples, interleaved", flush=True)
         results = run_interleaved(
             cases,
@@ -198,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 if key in summary:
                     facts["imports_torch"][key] = imports_torch(cli_args, env, workdir)
+            cache_env = {**env, "LIGHTKIT_CACHE_DIR": str(settings.cache)}
+            for key, _, cli_args in CACHED_HELP:  # the cache is warm: the samples filled it
+                if (case_key := f"startup.cached_{key}") in summary:
+                    facts["imports_torch"][case_key] = imports_torch(cli_args, cache_env, workdir)
         if group == "predict":
             for case in cases:
                 output = Path(
@@ -217,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         settings.train_rows * settings.epochs,
         settings.rows,
         settings.overhead_batch_sizes,
+        settings.scale_rows,
+        settings.val_fraction,
+        settings.scale_epochs,
+        args.accelerator_note,
     )
     failures = {k: v["error"] for k, v in summary.items() if "error" in v}
     wrong_rows = {k: n for k, n in facts["prediction_rows"].items() if n != settings.rows}

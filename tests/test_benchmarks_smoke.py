@@ -68,6 +68,16 @@ def test_benchmark_smoke_run_measures_every_group_and_leaves_tracked_files_alone
     assert payload["facts"]["imports_torch"]["startup.lightkit_help"] is False
     assert set(payload["facts"]["prediction_rows"].values()) == {3000}  # every row predicted and written
     assert any(r["target"] == ">= 2x" for r in payload["rows"])
+    # issue #18: help from the cache, scale, formats (the smoke's one sample fills the cache)
+    issue_18 = ("startup.cached_fit_help", "scale.floor", "scale.fit.3000", "scale.fit.6000")
+    issue_18 += ("scale.predict.6000",)
+    for key in issue_18:
+        assert "median" in cases[key], cases[key]
+    assert payload["facts"]["imports_torch"]["startup.cached_plugins_show"] is False
+    modes = ("csv-pandas", "csv", "parquet", "feather")
+    checksums = {cases[f"formats.{mode}"]["median"]["checksum"] for mode in modes}
+    assert len(checksums) == 1  # the same tensors from every format
+    assert any(r["group"] == "scale" and r["target"] == "<= 1.15x" for r in payload["rows"])
 
     text = (work / "benchmarks.md").read_text()
     assert "| fit | lightkit fit: fit_s, speed-up over plain Lightning |" in text
