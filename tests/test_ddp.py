@@ -162,14 +162,15 @@ def _ddp_predict(workdir: Path, run: str, output: str, pythonpath: str = "") -> 
 
 # The built-in data modules serve batches through TensorBatchLoader. Its predict loader is built
 # with rank=global_rank but world_size=1 (lightkit/data/in_memory.py), which raises on rank 1, and
-# its test loader pads by wrapping around; Lightning's sync_dist mean of the loss divides an integer
-# row count (27 rows on 2 ranks -> 13). The two tests below pass once lightkit/data shards predict
-# and test without padding (with row_indices() for PredictionWriter) and TabularMLP logs its
-# val/test loss as a row-weighted torchmetrics.MeanMetric: see the issue #19 report.
+# its test loader pads by wrapping around. TabularMLP's epoch loss is each rank's mean, then the
+# mean of those (sync_dist), which weighs rows unequally when the ranks' shares differ (14 and 13
+# of 27). The two tests below pass once lightkit/data shards predict and test without padding
+# (with row_indices() for PredictionWriter) and TabularMLP sums loss and rows over the ranks
+# before it divides: see the issue #19 report.
 NEEDS_DATA_PATCH = pytest.mark.xfail(
     strict=True,
-    reason="lightkit/data/in_memory.py: the predict loader gives rank 1 world_size=1 (ValueError); "
-    "test batches are padded; TabularMLP's synced loss divides an integer row count (issue #19)",
+    reason="lightkit/data/in_memory.py: the predict loader gives rank 1 world_size=1 (ValueError) and "
+    "test batches are padded; TabularMLP averages the ranks' mean losses (issue #19)",
 )
 
 

@@ -127,8 +127,11 @@ def _is_sharded(trainer: pl.Trainer) -> bool:
     """Whether each rank predicted only its share of the rows (the same answer on every rank).
 
     Lightning shards a ``DataLoader`` under DDP (``use_distributed_sampler``); a loader of its own
-    says so with ``world_size > 1`` and ``row_indices()``. Any other loader gave every rank every
-    row, and rank 0 writes its own.
+    says so with ``world_size > 1``. Any other loader gave every rank every row, and rank 0 writes
+    its own.
+
+    Raises:
+        DataError: The loader shards rows itself but has no ``row_indices()`` to say which.
     """
     from lightning.pytorch.overrides.distributed import _IndexBatchSamplerWrapper
 
@@ -136,7 +139,16 @@ def _is_sharded(trainer: pl.Trainer) -> bool:
     if isinstance(getattr(loader, "batch_sampler", None), _IndexBatchSamplerWrapper):
         sampler = getattr(loader.batch_sampler, "sampler", None)
         return getattr(sampler, "num_replicas", 1) > 1
-    return getattr(loader, "world_size", 1) > 1 and callable(getattr(loader, "row_indices", None))
+    if getattr(loader, "world_size", 1) <= 1:
+        return False
+    if not callable(getattr(loader, "row_indices", None)):
+        raise DataError(
+            f"the predict loader ({type(loader).__name__}) shards rows across {loader.world_size} "
+            "processes but has no row_indices() to say which input rows each rank predicted",
+            "give it a row_indices() method (this rank's input rows, in the order served), "
+            "return a DataLoader, or predict on one device (--trainer.devices 1).",
+        )
+    return True
 
 
 def _gather_to_rank_zero(
@@ -145,23 +157,22 @@ def _gather_to_rank_zero(
     """Every rank's rows and their input rows, concatenated on global rank 0 (``None`` elsewhere).
 
     Raises:
-        DataError: A rank cannot say which input rows it predicted.
+        DataError: On rank 0, when a rank predicted rows without knowing which input rows they are.
     """
     import torch.distributed as dist
 
-    if rows is not None and index is None:
-        raise DataError(
-            f"rank {trainer.global_rank} predicted {len(rows)} rows but its loader does not say which "
-            "input rows they are, so the ranks' predictions cannot be put back in order",
-            "use a DataLoader (Lightning shards it and records the indices), or give the loader a "
-            "row_indices() method; or predict on one device (--trainer.devices 1).",
-        )
-    mine = (rows, index) if rows is not None else (None, None)
     gathered: list[Any] | None = [None] * trainer.world_size if trainer.is_global_zero else None
-    dist.gather_object(mine, gathered, dst=0)
+    dist.gather_object((rows, index), gathered, dst=0)
     if gathered is None:
         return None, None
-    parts = [(r, i) for r, i in gathered if r is not None]
+    unknown = [rank for rank, (r, i) in enumerate(gathered) if r is not None and len(r) and i is None]
+    if unknown:
+        raise DataError(
+            f"rank {unknown[0]} predicted rows but its loader did not say which input rows they are "
+            "(row_indices() gave fewer rows than were predicted)",
+            "row_indices() must give this rank's input rows, one per predicted row, in order.",
+        )
+    parts = [(r, i) for r, i in gathered if r is not None and len(r)]
     if not parts:
         return None, None
     return torch.cat([r for r, _ in parts]), torch.cat([i for _, i in parts])
