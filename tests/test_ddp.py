@@ -358,3 +358,46 @@ def test_a_rank_that_dies_is_named_by_the_ranks_that_stop(workdir: Path, dead: i
     assert named, text[-3000:]
     if dead == 0:
         assert int(named[1]) == proc.pid
+
+
+# -- ranks started separately: one run name without --run.name ---------------------------------------------
+@pytest.mark.parametrize(
+    ("environ", "name"),
+    [
+        ({}, None),  # one process
+        (
+            {"LOCAL_RANK": "1", "LIGHTKIT_RUN_DIR": "runs/x"},
+            None,
+        ),  # Lightning's launcher passes the directory
+        ({"SLURM_NTASKS": "4", "SLURM_JOB_ID": "81234", "SLURM_STEP_ID": "0"}, "TabularMLP-wine-slurm81234"),
+        (
+            {"SLURM_NTASKS": "4", "SLURM_JOB_ID": "81234", "SLURM_STEP_ID": "2"},
+            "TabularMLP-wine-slurm81234.2",
+        ),
+        (
+            {"SLURM_NTASKS": "4", "SLURM_JOB_ID": "7", "SLURM_JOB_NAME": "interactive"},
+            None,
+        ),  # Lightning ignores SLURM
+        (
+            {"MASTER_ADDR": "127.0.0.1", "WORLD_SIZE": "2", "TORCHELASTIC_RUN_ID": "exp/7"},
+            "TabularMLP-wine-exp-7",
+        ),
+    ],
+)
+def test_separately_started_ranks_derive_one_run_name_from_the_job(environ, name):
+    from lightkit.training.ranks import shared_run_name
+
+    assert shared_run_name("TabularMLP", "wine", environ) == name
+
+
+def test_separately_started_ranks_without_a_job_id_need_a_run_name():
+    from lightkit.errors import UsageError
+    from lightkit.training.ranks import shared_run_name
+
+    environ = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500", "WORLD_SIZE": "2", "NODE_RANK": "1"}
+    with pytest.raises(UsageError, match="the 2 processes of this run were started separately") as err:
+        shared_run_name("TabularMLP", "wine", environ)
+    assert "--run.name" in err.value.hint
+    torchrun_static = {**environ, "TORCHELASTIC_RUN_ID": "none"}  # torchrun without --rdzv_id
+    with pytest.raises(UsageError):
+        shared_run_name("TabularMLP", "wine", torchrun_static)

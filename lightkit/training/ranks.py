@@ -3,6 +3,12 @@
 * :func:`check_cpu_processes`, before the trainer starts any process: ``--trainer.devices 7`` on
   CPU starts 7 processes, which on a 2-core machine share 2 cores and run slower than 2 would.
   It warns, or refuses (a :class:`~lightkit.errors.UsageError`) when asked to.
+* :func:`shared_run_name`, before the run directory is chosen: ranks started separately
+  (torchrun, SLURM's ``srun``, ``MASTER_ADDR``/``WORLD_SIZE`` by hand) cannot agree on a
+  time-stamped name, so without ``--run.name`` the name comes from the job's identity, which every
+  rank sees alike: ``SLURM_JOB_ID`` (and ``SLURM_STEP_ID``), or torchrun's ``TORCHELASTIC_RUN_ID``
+  (``--rdzv_id``, or the id ``--standalone`` draws). Where there is none, it refuses rather than
+  let each rank pick its own directory. Nothing is put into the environment.
 * :class:`RankWatch`, a callback: every rank learns where the others run (host and process id)
   once the process group is up. When a collective fails because a peer went away (gloo's
   "Connection closed by peer", NCCL's "remote process exited"), the surviving ranks' error names
@@ -20,6 +26,7 @@ import os
 import re
 import socket
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +34,14 @@ import lightning.pytorch as pl
 
 from lightkit.errors import LightkitError, UsageError
 
-__all__ = ["RankWatch", "check_cpu_processes", "cpu_cores", "cpu_processes"]
+__all__ = [
+    "RankWatch",
+    "check_cpu_processes",
+    "cpu_cores",
+    "cpu_processes",
+    "separate_ranks",
+    "shared_run_name",
+]
 
 #: how a collective says that a peer went away (gloo, NCCL, the TCP store)
 _PEER_GONE = re.compile(
@@ -116,6 +130,57 @@ def check_cpu_processes(trainer_config: dict[str, Any], refuse: bool = False) ->
         )
     warnings.warn(message, UserWarning, stacklevel=2)
     return message
+
+
+def _count(value: str | None) -> int:
+    try:
+        return int(value) if value else 0
+    except ValueError:
+        return 0
+
+
+def separate_ranks(environ: Mapping[str, str] | None = None) -> int:
+    """How many processes were started separately for this run (torchrun, srun, by hand); 0 if none.
+
+    Lightning's own launcher (``--trainer.strategy ddp`` from one command) does not count: it
+    starts its ranks from rank 0, and rank 0 passes its run directory on.
+    """
+    env = os.environ if environ is None else environ
+    if _count(env.get("SLURM_NTASKS")) > 1 and env.get("SLURM_JOB_NAME") not in ("bash", "interactive"):
+        return _count(env.get("SLURM_NTASKS"))
+    if "MASTER_ADDR" in env and _count(env.get("WORLD_SIZE")) > 1:
+        return _count(env.get("WORLD_SIZE"))
+    return 0
+
+
+def shared_run_name(model: str, data: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The run name every separately started rank derives alike, or ``None`` for a single process.
+
+    ``<model>-<data>-slurm<job>[.<step>]`` under SLURM, ``<model>-<data>-<torchelastic run id>``
+    under torchrun.
+
+    Raises:
+        UsageError: The ranks were started separately and share no job identity to name the run by.
+    """
+    env = os.environ if environ is None else environ
+    processes = separate_ranks(env)
+    if not processes:
+        return None
+    job = env.get("SLURM_JOB_ID")
+    if job and _count(env.get("SLURM_NTASKS")) > 1:
+        step = env.get("SLURM_STEP_ID")
+        tag = f"slurm{job}" + (f".{step}" if step and step != "0" else "")
+    elif env.get("TORCHELASTIC_RUN_ID", "none") != "none":
+        tag = env["TORCHELASTIC_RUN_ID"]
+    else:
+        raise UsageError(
+            f"the {processes} processes of this run were started separately "
+            f"(WORLD_SIZE={env.get('WORLD_SIZE')}, MASTER_ADDR={env.get('MASTER_ADDR')}) and cannot agree on "
+            "a time-stamped run name",
+            "pass the same --run.name to every process (with torchrun, --rdzv_id <id> names the run too).",
+        )
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", tag).strip("-.") or "run"
+    return f"{model}-{data}-{safe}"
 
 
 def _alive(pid: int) -> bool:
