@@ -365,10 +365,7 @@ def test_a_rank_that_dies_is_named_by_the_ranks_that_stop(workdir: Path, dead: i
     ("environ", "name"),
     [
         ({}, None),  # one process
-        (
-            {"LOCAL_RANK": "1", "LIGHTKIT_RUN_DIR": "runs/x"},
-            None,
-        ),  # Lightning's launcher passes the directory
+        ({"MASTER_ADDR": "127.0.0.1", "WORLD_SIZE": "1"}, None),  # one process, by hand
         ({"SLURM_NTASKS": "4", "SLURM_JOB_ID": "81234", "SLURM_STEP_ID": "0"}, "TabularMLP-wine-slurm81234"),
         (
             {"SLURM_NTASKS": "4", "SLURM_JOB_ID": "81234", "SLURM_STEP_ID": "2"},
