@@ -5,12 +5,12 @@
     python benchmarks/serve_batching.py --batch-sizes 1,8,32 --output serve.json
 
 For each ``--max_batch_size`` the same checkpoint is served by a real ``python -m lightkit serve``
-process on loopback; ``--clients`` threads, each with its own keep-alive connection, send
-``--requests`` one-row requests in all (after a warm-up), and every answer is checked (status 200,
-one prediction). It prints requests/s, p50 and p99 latency and failures per batch size, and the
-throughput ratio of each batch size to the first. The clients run on the same machine as the
-server, so on a small machine they compete with it for the CPU: compare ratios, not absolute
-figures, across machines.
+process on loopback (one inference worker, ``--api_servers`` HTTP processes, 4 by default).
+``--clients`` threads, each with its own keep-alive connection, send ``--requests`` one-row
+requests in all (after a warm-up), and every answer is checked (status 200, one prediction). It
+prints requests/s, p50 and p99 latency and failures per batch size, and the throughput ratio of
+each batch size to the first. The clients run on the same machine as the server, so on a small
+machine they compete with it for the CPU: compare ratios, not absolute figures, across machines.
 """
 
 from __future__ import annotations
@@ -161,7 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-sizes", default="1,32", help="Comma-separated --max_batch_size values.")
     parser.add_argument("--batch_timeout", type=float, default=0.005, help="The server's --batch_timeout.")
     parser.add_argument("--accelerator", default="cpu", help="The server's --accelerator.")
-    parser.add_argument("--api_servers", type=int, help="The server's --api_servers (default: its own).")
+    parser.add_argument(
+        "--api_servers",
+        type=int,
+        default=4,
+        help="The server's --api_servers: HTTP processes, so that with batching the HTTP side is not "
+        "what limits throughput (default: 4).",
+    )
     parser.add_argument("--output", type=Path, help="Also write the results as JSON here.")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.batch_sizes.split(",")]

@@ -141,6 +141,14 @@ def _parser() -> argparse.ArgumentParser:
         help="HTTP server processes, which parse and validate requests (default: one per inference worker).",
     )
     workers.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="torch threads per inference worker; 0 leaves torch's default, every core (default: 1: for "
+        "small models, more workers beat more threads).",
+    )
+    workers.add_argument(
         "--accelerator",
         default="auto",
         choices=["auto", "cpu", "cuda", "mps"],
@@ -175,6 +183,7 @@ def main(argv: list[str]) -> int:
         batch_timeout=args.batch_timeout,
         workers_per_device=args.workers_per_device,
         api_servers=args.api_servers,
+        threads=args.threads,
         accelerator=args.accelerator,
         devices=args.devices,
         api_key=args.api_key or os.environ.get("LIT_SERVER_API_KEY") or None,

@@ -45,6 +45,7 @@ class LightkitAPI(ls.LitAPI):
             in the ``X-API-Key`` header.
         max_batch_size: Most requests LitServe gathers into one batch.
         batch_timeout: Seconds LitServe waits for a batch to fill.
+        threads: torch's intra-op threads in each worker; 0 leaves torch's default (every core).
     """
 
     def __init__(
@@ -56,10 +57,17 @@ class LightkitAPI(ls.LitAPI):
         api_key: str | None = None,
         max_batch_size: int = 1,
         batch_timeout: float = 0.0,
+        threads: int = 1,
     ) -> None:
-        super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout, api_path="/predict")
+        from lightkit.serving.loop import batched_loop
+
+        loop = batched_loop() if max_batch_size > 1 else "auto"
+        super().__init__(
+            max_batch_size=max_batch_size, batch_timeout=batch_timeout, api_path="/predict", loop=loop
+        )
         self.checkpoints = [str(p) for p in checkpoints]
         self.ensemble = ensemble
+        self.threads = threads
         if request_model is not None:
             self.decode_request = _typed_decode(self, request_model)
         if response_model is not None:
@@ -77,7 +85,15 @@ class LightkitAPI(ls.LitAPI):
         # process, which stops the HTTP servers first (they answer the requests in flight, which
         # needs this worker) and then terminates the workers.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if self.threads > 0:
+            import torch
+
+            # several threads per worker fight over the cores with the other workers and HTTP
+            # servers; for small models one thread per worker is faster, and workers scale out
+            torch.set_num_threads(self.threads)
         self.served = ServedModel.load([Path(p) for p in self.checkpoints], self.ensemble).to(device)
+        # the first call of a model is slow (allocations, kernels chosen): pay it before /health is 200
+        self.served.predict([[self.served.schema.example_row()]])
 
     def decode_request(self, request: Any, **kwargs: Any) -> list[dict[str, Any]]:
         """The request's rows (already validated by the HTTP server)."""

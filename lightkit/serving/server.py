@@ -42,6 +42,7 @@ class ServeOptions:
         batch_timeout: Seconds to wait for a batch to fill.
         workers_per_device: Inference worker processes per device.
         api_servers: HTTP server processes (they validate requests); by default one per worker.
+        threads: torch threads per inference worker; 0 leaves torch's default (every core).
         accelerator: ``auto`` (a GPU when there is one, else the CPU), ``cpu``, ``cuda`` or ``mps``.
         devices: Number of devices (GPUs), or ``auto`` for all.
         api_key: Require this key in the ``X-API-Key`` header; by default ``LIT_SERVER_API_KEY``.
@@ -59,6 +60,7 @@ class ServeOptions:
     batch_timeout: float = 0.005
     workers_per_device: int = 1
     api_servers: int | None = None
+    threads: int = 1
     accelerator: str = "auto"
     devices: str = "auto"
     api_key: str | None = None
@@ -86,6 +88,8 @@ def check_options(options: ServeOptions) -> ServeOptions:
     for name in ("max_batch_size", "workers_per_device", "max_request_size"):
         if getattr(options, name) < 1:
             raise UsageError(f"--{name} must be at least 1, got {getattr(options, name)}")
+    if options.threads < 0:
+        raise UsageError(f"--threads must be 0 (torch's default) or more, got {options.threads}")
     if options.api_servers is not None and options.api_servers < 1:
         raise UsageError(f"--api_servers must be at least 1, got {options.api_servers}")
     if options.batch_timeout < 0:
@@ -226,6 +230,7 @@ def build_server(options: ServeOptions) -> Built:
         api_key=options.api_key,
         max_batch_size=options.max_batch_size,
         batch_timeout=options.batch_timeout if options.max_batch_size > 1 else 0.0,
+        threads=options.threads,
     )
     info = served.info() | {"outputs": list(columns)}
     server = ls.LitServer(
