@@ -302,7 +302,8 @@ class TabularDataModule(InMemoryDataModule):
         """Columns of the prediction file: the row ids, then labels and probabilities or values."""
         pp = self.fit_preprocessor()
         values = predictions.detach().cpu().double().numpy()
-        columns: dict[str, list[Any]] = {self.id_column or "row": list(self.predict_ids)}
+        # with limit_predict_batches or fast_dev_run the loader yields a prefix of the rows, in order
+        columns: dict[str, list[Any]] = {self.id_column or "row": list(self.predict_ids)[: len(values)]}
         if pp.task == "binary":
             positive = values.reshape(-1)
             columns["prediction"] = [pp.classes[int(p >= 0.5)] for p in positive]

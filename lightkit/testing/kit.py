@@ -76,8 +76,6 @@ class _Subject:
             "--trainer.devices",
             "1",
             "--trainer.default_root_dir",
-            str(self.workdir),
-            "--trainer.default_root_dir",
             str(self.workdir / "runs"),
         ]
 
