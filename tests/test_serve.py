@@ -542,3 +542,16 @@ def test_an_accelerator_that_is_not_there_is_refused_before_loading(lightkit):
     result = lightkit("serve", "--ckpt_path", "nowhere.ckpt", "--accelerator", "cuda")
     assert result.code == 2
     assert result.err.startswith("error: --accelerator cuda, but torch finds no CUDA GPU")
+
+
+def test_best_and_last_are_found_under_the_root_directory_of_runs(runs: Path):
+    from lightkit.cli.serve import _parser
+    from lightkit.serving import resolve_targets
+
+    args = _parser().parse_args(
+        ["--ckpt_path", "last", "--run.name", "churn", "--trainer.default_root_dir", "elsewhere"]
+    )
+    assert (args.run_root, args.run_name) == ("elsewhere", "churn")
+    checkpoints, ensemble = resolve_targets("last", runs / "runs", "churn")
+    assert checkpoints == [(runs / "runs" / "churn" / "checkpoints" / "last.ckpt").resolve()] and not ensemble
+    assert resolve_targets("best", runs / "runs", "wine")[0][0].name == "best.ckpt"

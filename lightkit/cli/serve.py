@@ -73,11 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     model.add_argument("--run.name", dest="run_name", metavar="NAME", help="The run `best`/`last` refer to.")
     model.add_argument(
-        "--run.root",
+        "--trainer.default_root_dir",
         dest="run_root",
         default=RUNS_ROOT,
         metavar="DIR",
-        help="Where runs live (default: %(default)s).",
+        help="Where `best`/`last` look for runs, as for predict (default: %(default)s).",
     )
     http = parser.add_argument_group("server")
     http.add_argument(
