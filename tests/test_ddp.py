@@ -398,3 +398,22 @@ def test_separately_started_ranks_without_a_job_id_need_a_run_name():
     torchrun_static = {**environ, "TORCHELASTIC_RUN_ID": "none"}  # torchrun without --rdzv_id
     with pytest.raises(UsageError):
         shared_run_name("TabularMLP", "wine", torchrun_static)
+
+
+@pytest.mark.parametrize(
+    ("environ", "rank"),
+    [
+        ({}, 0),
+        ({"RANK": "3", "LOCAL_RANK": "1", "NODE_RANK": "1"}, 3),  # torchrun
+        ({"SLURM_NTASKS": "4", "SLURM_PROCID": "2", "SLURM_JOB_ID": "9"}, 2),  # srun
+        ({"MASTER_ADDR": "127.0.0.1", "WORLD_SIZE": "4", "NODE_RANK": "1", "LOCAL_RANK": "1"}, 3),  # by hand
+        (
+            {"MASTER_ADDR": "127.0.0.1", "WORLD_SIZE": "2", "NODE_RANK": "1"},
+            2,
+        ),  # node 1, its launcher's rank 0
+    ],
+)
+def test_the_global_rank_is_read_from_the_launcher_variables(environ, rank):
+    from lightkit.training.ranks import global_rank
+
+    assert global_rank(devices=2, environ=environ) == rank

@@ -39,6 +39,7 @@ __all__ = [
     "check_cpu_processes",
     "cpu_cores",
     "cpu_processes",
+    "global_rank",
     "separate_ranks",
     "shared_run_name",
 ]
@@ -151,6 +152,21 @@ def separate_ranks(environ: Mapping[str, str] | None = None) -> int:
     if "MASTER_ADDR" in env and _count(env.get("WORLD_SIZE")) > 1:
         return _count(env.get("WORLD_SIZE"))
     return 0
+
+
+def global_rank(devices: int = 1, environ: Mapping[str, str] | None = None) -> int:
+    """This process's global rank as the environment gives it, before any process group exists.
+
+    ``RANK`` (torchrun), else ``SLURM_PROCID`` (``srun``), else ``NODE_RANK * devices + LOCAL_RANK``
+    (Lightning's own variables); 0 for a single process. Only global rank 0 should create, lock
+    and write the run directory.
+    """
+    env = os.environ if environ is None else environ
+    if "RANK" in env:
+        return _count(env["RANK"])
+    if separate_ranks(env) and "SLURM_PROCID" in env:
+        return _count(env["SLURM_PROCID"])
+    return _count(env.get("NODE_RANK")) * max(1, devices) + _count(env.get("LOCAL_RANK"))
 
 
 def shared_run_name(model: str, data: str, environ: Mapping[str, str] | None = None) -> str | None:
