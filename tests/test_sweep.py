@@ -42,7 +42,7 @@ def sweep_file(workdir: Path, text: str, name: str = "sweep.yaml") -> str:
 def load(workdir: Path, name: str):
     import optuna
 
-    return optuna.load_study(study_name=name, storage=f"sqlite:///{workdir / 'sweeps' / name / 'study.db'}")
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{workdir / 'runs' / 'sweeps' / name / 'study.db'}")
 
 
 def states(study) -> list[str]:
@@ -114,7 +114,7 @@ def test_a_bad_distribution_names_the_file_and_the_key(lightkit, workdir, params
     assert result.err.startswith(f"error: {sweep}: ")
     assert expected in result.err
     assert "Traceback" not in result.err and len(result.err.splitlines()) <= 10
-    assert not (workdir / "sweeps").exists()
+    assert not (workdir / "runs").exists()
 
 
 def test_a_sweep_file_that_is_not_yaml_says_where(lightkit, workdir):
@@ -157,10 +157,13 @@ def test_trials_are_run_directories_and_the_best_config_reruns_to_its_value(ligh
         "sweep", "--config", BASE, "--sweep", sweep, "--n_trials", "3", *EPOCHS, "--export_best", "best.yaml"
     )
     assert result.code == 0, result.err
+    # nothing in the working directory but what was asked for: the sweep lives under runs/
+    assert sorted(p.name for p in workdir.iterdir()) == ["best.yaml", "runs", "sweep.yaml"]
+    assert "sweep directory: runs/sweeps/bc (trial runs in runs/sweeps/bc/runs)" in result.err
 
     study = load(workdir, "bc")
     assert states(study) == ["COMPLETE"] * 3
-    sweep_dir = workdir / "sweeps" / "bc"
+    sweep_dir = workdir / "runs" / "sweeps" / "bc"
     for n in range(3):
         run = sweep_dir / "runs" / f"trial-{n:04d}"
         assert (run / "config.yaml").is_file() and (run / "checkpoints" / "best.ckpt").is_file()
@@ -243,7 +246,7 @@ def test_grid_sampler_runs_each_combination_once(lightkit, workdir):
     study = load(workdir, "grid")
     seen = {(t.params["model.init_args.hidden_sizes"], t.params["model.init_args.lr"]) for t in study.trials}
     assert seen == {("[8]", 0.001), ("[8]", 0.002), ("[16, 8]", 0.001), ("[16, 8]", 0.002)}
-    config = (workdir / "sweeps" / "grid" / "runs" / "trial-0000" / "config.yaml").read_text()
+    config = (workdir / "runs" / "sweeps" / "grid" / "runs" / "trial-0000" / "config.yaml").read_text()
     assert "hidden_sizes:\n    - " in config
 
 
@@ -263,7 +266,7 @@ def test_a_trial_left_running_by_a_killed_process_is_failed_and_run_again(lightk
     trial = study.ask()
     killed_values = {p.name: p.suggest(trial) for p in spec.params}
     trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": dead.pid})
-    finished_before = (workdir / "sweeps" / "resume" / "runs" / "trial-0000" / "metrics.csv").stat().st_mtime
+    finished_before = (workdir / "runs" / "sweeps" / "resume" / "runs" / "trial-0000" / "metrics.csv").stat().st_mtime
 
     again = lightkit("sweep", "--config", BASE, "--sweep", sweep, "--n_trials", "2", *EPOCHS, "--no_plots")
     assert again.code == 0, again.err
@@ -283,7 +286,7 @@ def test_a_trial_left_running_by_a_killed_process_is_failed_and_run_again(lightk
     )  # the retry carries none of the failed trial's attributes
     # trial 0 was not run again
     assert (
-        workdir / "sweeps" / "resume" / "runs" / "trial-0000" / "metrics.csv"
+        workdir / "runs" / "sweeps" / "resume" / "runs" / "trial-0000" / "metrics.csv"
     ).stat().st_mtime == finished_before
     assert "1 of 2 trials finished or pruned; 1 to run" in again.out
 
@@ -355,7 +358,7 @@ def test_sigterm_fails_the_running_trial_and_a_rerun_runs_it_again(lightkit, wor
     sweep = sweep_file(workdir, LR_AND_SIZES.format(name="killed"))
 
     def kill_once_training() -> None:  # SIGTERM to this process once trial 0 is inside its fit
-        config = workdir / "sweeps" / "killed" / "runs" / "trial-0000" / "config.yaml"  # written at fit start
+        config = workdir / "runs" / "sweeps" / "killed" / "runs" / "trial-0000" / "config.yaml"  # written at fit start
         while not config.is_file():
             time.sleep(0.1)
         time.sleep(0.5)

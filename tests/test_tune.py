@@ -117,3 +117,15 @@ def test_importing_the_tune_command_costs_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_plot_goes_beside_the_config_or_under_the_runs_root(lightkit, workdir: Path):
+    """Without --plot, nothing lands in the working directory but what was asked for."""
+    alone = lightkit("tune", "lr", "--config", WINE, "--num_training", "20")
+    assert alone.code == 0, alone.err
+    assert [p.name for p in workdir.iterdir()] == ["runs"] and (workdir / "runs" / "lr_find.png").is_file()
+    assert "plot (20 rates tried): runs/lr_find.png" in alone.err
+    beside = lightkit("tune", "lr", "--config", WINE, "--num_training", "20", "--write_config", "cfg/tuned.yaml")
+    assert beside.code == 0, beside.err
+    assert sorted(p.name for p in (workdir / "cfg").iterdir()) == ["tuned.lr_find.png", "tuned.yaml"]
+    assert sorted(p.name for p in workdir.iterdir()) == ["cfg", "runs"]

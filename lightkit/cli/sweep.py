@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from lightkit.errors import ConfigError, LightkitError, UsageError
+from lightkit.runs.layout import RUNS_ROOT
 
 __all__ = ["main"]
 
@@ -33,7 +34,7 @@ _EPILOG = """\
 examples:
   lightkit sweep --config configs/breast_cancer_mlp.yaml --sweep configs/sweep_breast_cancer.yaml
   lightkit sweep --config base.yaml --sweep sweep.yaml --n_trials 50 --trainer.max_epochs 10
-  lightkit sweep --summary --dir sweeps/breast_cancer --export_best best.yaml
+  lightkit sweep --summary --dir runs/sweeps/breast_cancer --export_best best.yaml
   lightkit sweep ... --storage postgresql://user:pass@db-host:5432/optuna   (many machines)
   lightkit sweep ... --storage journal:///shared/sweeps/study.log          (a shared file system)
 
@@ -76,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dir",
         metavar="DIR",
-        help="Sweep directory with the study, trial runs and plots (default: sweeps/<name>).",
+        help="Sweep directory with the study, trial runs and plots (default: runs/sweeps/<name>).",
     )
     parser.add_argument(
         "--storage",
@@ -161,9 +162,10 @@ def _locate(ns: argparse.Namespace, spec: Any) -> tuple[str | None, Path]:
     else:
         raise UsageError(
             "lightkit sweep --summary needs --sweep, --dir or --study_name to find the study",
-            "e.g. lightkit sweep --summary --dir sweeps/breast_cancer",
+            "e.g. lightkit sweep --summary --dir runs/sweeps/breast_cancer",
         )
-    sweep_dir = Path(ns.dir) if ns.dir else Path("sweeps") / str(name)
+    # under the runs root, beside the runs: nothing lands in the working directory itself
+    sweep_dir = Path(ns.dir) if ns.dir else Path(RUNS_ROOT) / "sweeps" / str(name)
     return name, sweep_dir
 
 
@@ -261,6 +263,7 @@ def main(argv: list[str]) -> int:
             check_trial_args([*base_args, *trial_flags(spec, spec.examples()), "--run.name", "check"])
         except LightkitError as err:
             raise _rephrase(err, [p.name for p in spec.params], spec.source) from None
+    print(f"sweep directory: {sweep_dir} (trial runs in {sweep_dir / 'runs'})", file=sys.stderr)
     try:
         run_trials(run)
     except KeyboardInterrupt:

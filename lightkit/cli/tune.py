@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from lightkit.errors import ConfigError, DataError, UsageError
 from lightkit.registry import did_you_mean
+from lightkit.runs import RUNS_ROOT
 
 __all__ = ["BatchSizeOptions", "LRFindOptions", "main"]
 
@@ -52,7 +53,9 @@ class LRFindOptions:
 
     Args:
         write_config: Write the full config, with the suggested rate applied, to this YAML file.
-        plot: Where to save the loss-versus-learning-rate plot (PNG).
+        plot: Where to save the loss-versus-learning-rate plot (PNG); by default beside
+            ``--write_config`` (``tuned.yaml`` -> ``tuned.lr_find.png``), else ``lr_find.png`` under the
+            runs root (``--trainer.default_root_dir``, ``runs/``).
         min_lr: Smallest learning rate tried.
         max_lr: Largest learning rate tried.
         num_training: Number of learning rates tried, one training step each.
@@ -62,7 +65,7 @@ class LRFindOptions:
     """
 
     write_config: str | None = None
-    plot: str = "lr_find.png"
+    plot: str | None = None
     min_lr: float = 1e-8
     max_lr: float = 1.0
     num_training: int = 100
@@ -214,7 +217,7 @@ def _tune_cli() -> type:
                     "leave out --trainer.fast_dev_run.",
                 )
             rate = suggest_lr(finder, o.mode)
-            plot = _save_lr_plot(finder, Path(o.plot), rate)
+            plot = _save_lr_plot(finder, _plot_path(o, self._runs_root_dir()), rate)
             tried = len(finder.results.get("lr", []))
             if rate is None:
                 raise DataError(
@@ -227,6 +230,12 @@ def _tune_cli() -> type:
             if o.write_config:
                 self._write_config(Path(o.write_config), target, float(f"{rate:.3g}"))
             return 0
+
+        def _runs_root_dir(self) -> Path:
+            """``--trainer.default_root_dir``, else ``runs/``: where the plot goes by default."""
+            trainer = self.config.get("trainer") if hasattr(self.config, "get") else None
+            root = trainer.get("default_root_dir") if hasattr(trainer, "get") else None
+            return Path(root or RUNS_ROOT)
 
         # -- batch size --------------------------------------------------------------------------------
         def _tune_batch_size(self, tuner: Any) -> int:
@@ -357,6 +366,19 @@ def suggest_lr(finder: Any, mode: str, skip_begin: int = 10, skip_end: int = 1) 
     gradients = torch.gradient(losses[index], spacing=[torch.log10(lrs[index])])[0]
     finder._optimal_idx = int(index[torch.argmin(gradients)])
     return float(lrs[finder._optimal_idx])
+
+
+def _plot_path(options: LRFindOptions, runs_root: Path) -> Path:
+    """``--plot``; else beside ``--write_config``; else ``lr_find.png`` under the runs root.
+
+    Nothing lands in the working directory unless asked for.
+    """
+    if options.plot:
+        return Path(options.plot)
+    if options.write_config:
+        config = Path(options.write_config)
+        return config.with_name(f"{config.stem}.lr_find.png")
+    return runs_root / "lr_find.png"
 
 
 def _save_lr_plot(finder: Any, path: Path, rate: float | None) -> Path:

@@ -1,8 +1,8 @@
 """Hyperparameter sweeps on Optuna, where every trial is a normal ``lightkit fit`` run directory.
 
-Layout of a sweep directory (``sweeps/<name>/`` by default)::
+Layout of a sweep directory (``runs/sweeps/<name>/`` by default)::
 
-    sweeps/<name>/
+    runs/sweeps/<name>/
     ├── study.db                 the Optuna study (SQLite) unless --storage names another database
     ├── runs/trial-0000/ ...     one run directory per trial (config.yaml reruns it)
     ├── trials.csv               every trial: state, value, parameters, duration, run directory
