@@ -456,7 +456,7 @@ class LightkitCLI(LightningCLI):
                     (i for i, c in enumerate(trainer.callbacks) if isinstance(c, ModelCheckpoint)),
                     len(trainer.callbacks),
                 )
-                trainer.callbacks.insert(at, self._recorder(None, write_config=False))
+                trainer.callbacks.insert(at, self._recorder(None, False, trainer.callbacks))
             return trainer
         extra = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
         config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
@@ -475,11 +475,13 @@ class LightkitCLI(LightningCLI):
         options = self._get(self.config_init, "run")
         return options if isinstance(options, RunOptions) else RunOptions()
 
-    def _recorder(self, run_dir: Path | None, write_config: bool) -> RunRecorder:
+    def _recorder(self, run_dir: Path | None, write_config: bool, callbacks: list[Any]) -> RunRecorder:
+        """The run record, naming the distributions of the model, data module and every callback."""
+        built = [self.model, self.datamodule, *callbacks]
         class_paths = [
             str(getattr(c, "class_path", "") or "")
             for c in (self._get(self.config, "model"), self._get(self.config, "data"))
-        ] + [f"{type(self.model).__module__}.{type(self.model).__name__}"]
+        ] + [f"{type(c).__module__}.{type(c).__name__}" for c in built if c is not None]
         seed = self._get(self.config, "seed_everything")
         parser = self._parser(self.subcommand)
         return RunRecorder(
@@ -528,7 +530,7 @@ class LightkitCLI(LightningCLI):
             extra_loggers=tracked[0],
             extra_callbacks=tracked[1],
         )
-        config["callbacks"].append(self._recorder(self.run_dir, write_config=True))
+        config["callbacks"].append(self._recorder(self.run_dir, True, config["callbacks"]))
 
     def _evaluation_setup(self, config: dict[str, Any]) -> None:
         """validate, test, predict: no logs, no checkpoints; predictions go into the checkpoint's run."""

@@ -252,10 +252,14 @@ class TagTableDataModule(InMemoryDataModule):
 
     def describe_predictions(self, predictions: Tensor) -> dict[str, list[Any]]:
         """Columns of the prediction file: row id, a 0/1 column per tag, then each tag's probability."""
-        probs = predictions.detach().cpu().double().numpy()
         model = getattr(getattr(self, "trainer", None), "lightning_module", None)
+        return self._tag_columns(predictions, model)
+
+    def _tag_columns(self, predictions: Tensor, model: Any) -> dict[str, list[Any]]:
+        probs = predictions.detach().cpu().double().numpy()
         threshold = float(getattr(model, "threshold", 0.5))
-        columns: dict[str, list[Any]] = {self.id_column or "row": list(self.predict_ids)}
+        # with limit_predict_batches or fast_dev_run the loader yields a prefix of the rows, in order
+        columns: dict[str, list[Any]] = {self.id_column or "row": list(self.predict_ids)[: len(probs)]}
         for i, tag in enumerate(self.tags):
             columns[tag] = (probs[:, i] >= threshold).astype(int).tolist()
         for i, tag in enumerate(self.tags):
@@ -289,14 +293,7 @@ class TagTableDataModule(InMemoryDataModule):
 
     def describe_served(self, predictions: Tensor, model: Any) -> dict[str, list[Any]]:
         """The columns of :meth:`describe_predictions` for served rows, with the served model's threshold."""
-        probs = predictions.detach().cpu().double().numpy()
-        threshold = float(getattr(model, "threshold", 0.5))
-        columns: dict[str, list[Any]] = {self.id_column or "row": list(self.predict_ids)}
-        for i, tag in enumerate(self.tags):
-            columns[tag] = (probs[:, i] >= threshold).astype(int).tolist()
-        for i, tag in enumerate(self.tags):
-            columns[f"prob_{tag}"] = probs[:, i].tolist()
-        return columns
+        return self._tag_columns(predictions, model)
 
     # -- lightkit export (see "Making a plugin exportable" in lightkit's docs/exporting.md) -------------
     def export_preprocessing(self, model: Any) -> dict[str, Any]:

@@ -174,7 +174,8 @@ class ImageDataModule(InMemoryDataModule):
     def describe_predictions(self, predictions: Tensor) -> dict[str, list[Any]]:
         """Columns of the prediction file: image id, predicted class, then each class's probability."""
         probs = predictions.detach().cpu().double().numpy()
-        columns: dict[str, list[Any]] = {"image": list(self.predict_ids)}
+        # with limit_predict_batches or fast_dev_run the loader yields a prefix of the images, in order
+        columns: dict[str, list[Any]] = {"image": list(self.predict_ids)[: len(probs)]}
         columns["prediction"] = [self.classes[i] for i in probs.argmax(axis=1)]
         for i, name in enumerate(self.classes):
             columns[f"prob_{name}"] = probs[:, i].tolist()
