@@ -145,9 +145,12 @@ class _Expansion:
         return size
 
 
-def _syntax_error(err: yaml.YAMLError, source: str) -> ConfigError:
+def _syntax_error(err: yaml.YAMLError, source: str, text: str = "") -> ConfigError:
     mark = getattr(err, "problem_mark", None)
     where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+    position = getattr(err, "position", None)  # a ReaderError (a control character) has only this
+    if mark is None and isinstance(position, int) and text:
+        where = f"{source}:{text[:position].count(chr(10)) + 1}"
     problem = getattr(err, "problem", None) or str(err).splitlines()[0]
     return ConfigError(f"YAML syntax error in {where}: {problem}", "fix the YAML; it must parse.")
 
@@ -158,7 +161,10 @@ def check_yaml(text: str, source: str = "the config") -> None:
     A syntax error is left to the loader that reads ``text`` afterwards (it reports it the way
     its callers expect).
     """
-    loader = _BoundedLoader(text, source)
+    try:
+        loader = _BoundedLoader(text, source)  # the reader refuses control characters already here
+    except yaml.YAMLError:
+        return
     try:
         while loader.check_node():
             loader.get_node()
@@ -181,11 +187,14 @@ def load_yaml(text: str, source: str = "the config") -> Any:
         ConfigError: A syntax error, a duplicate key, or an expansion too big or too deep; the
             message names ``source`` and the line.
     """
-    loader = _BoundedLoader(text, source)
+    try:
+        loader = _BoundedLoader(text, source)  # the reader refuses control characters already here
+    except yaml.YAMLError as err:
+        raise _syntax_error(err, source, text) from None
     try:
         return loader.get_single_data()
     except yaml.YAMLError as err:
-        raise _syntax_error(err, source) from None
+        raise _syntax_error(err, source, text) from None
     finally:
         loader.dispose()
 

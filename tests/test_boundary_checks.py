@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_bad_inputs import CHURN, CHURN_CSV, Row, assert_clean
-
 from conftest import CONFIGS, FAST
+from test_bad_inputs import CHURN, CHURN_CSV, Row, assert_clean
 
 WINE = str(CONFIGS / "wine_mlp.yaml")
 CHURN_AT = ("--config", CHURN, "--data.path", str(CHURN_CSV))

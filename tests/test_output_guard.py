@@ -11,9 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_bad_inputs import CHURN, CHURN_CSV, CHURN_NEW, assert_clean
-
 from conftest import CONFIGS
+from test_bad_inputs import CHURN, CHURN_CSV, CHURN_NEW, assert_clean
 
 
 @pytest.fixture(scope="module")

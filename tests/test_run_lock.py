@@ -14,9 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from test_bad_inputs import assert_clean
-
 from conftest import CONFIGS, Result
+from test_bad_inputs import assert_clean
 
 WINE = str(CONFIGS / "wine_mlp.yaml")
 QUIET = ("--trainer.enable_model_summary", "false")

@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_bad_inputs import assert_clean
-
 from conftest import CONFIGS, Result
+from test_bad_inputs import assert_clean
 
 WINE = str(CONFIGS / "wine_mlp.yaml")
 
@@ -126,3 +125,8 @@ def test_checkpoint_config_is_read_with_the_same_bounds():
 
     with pytest.raises(CheckpointError, match="the config stored in 'x.ckpt', line 5"):
         _stored_config(alias_bomb(9), Path("x.ckpt"))
+
+
+def test_control_character_in_a_config(lightkit):
+    Path("bad.yaml").write_bytes(b"model: TabularMLP\ndata: a\x08b\n")
+    assert_clean(lightkit("fit", "--config", "bad.yaml"), 2, "YAML syntax error in bad.yaml:2", "#x0008")

@@ -34,7 +34,6 @@ import os
 import shlex
 import statistics
 import sys
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -368,6 +367,13 @@ def predict_folds(args: list[str]) -> int:
             "train it again with `lightkit fit ... --cv.folds K`.",
         )
     output = Path(flag_value(args, "--run.output") or parent / "predictions.csv")
+    from lightkit.cli.outputs import argv_inputs
+    from lightkit.files import atomic_writer, check_output
+
+    given = flag_value(args, "--run.output")
+    flag = "--run.output" if given else "the prediction file (--run.output's default)"
+    inputs = {**argv_inputs(args), str(parent / CV_FILE): "--ckpt_path"}
+    check_output(output, flag, inputs, run_dir=parent)  # before any fold predicts (lightkit.files)
     base = _without(args, "--ckpt_path", "--run.output")
     collect_cli = _collect_cli()
     outputs, ids = [], None
@@ -396,12 +402,9 @@ def predict_folds(args: list[str]) -> int:
         columns = {"row": list(range(len(mean)))} | {
             f"pred_{i}": mean[:, i].tolist() for i in range(mean.shape[1])
         }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.{int(time.time())}.tmp")
-    with tmp.open("w", newline="") as handle:
+    with atomic_writer(output, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(list(columns))
         writer.writerows(zip(*columns.values(), strict=True))
-    os.replace(tmp, output)
     print(f"averaged predictions of {len(folds)} fold models written to {output}", file=sys.stderr)
     return 0

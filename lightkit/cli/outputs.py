@@ -11,7 +11,7 @@ from typing import Any
 
 from lightkit.cli.argv import config_values
 
-__all__ = ["command_inputs"]
+__all__ = ["argv_inputs", "command_inputs"]
 
 
 def _leaves(value: Any, key: str = "") -> list[tuple[str, Any]]:
@@ -50,4 +50,17 @@ def command_inputs(
         if name in skip or not isinstance(value, (str, Path)) or not _is_file(str(value)):
             continue
         found.setdefault(str(value), f"--{name}")
+    return found
+
+
+def argv_inputs(argv: list[str], skip: tuple[str, ...] = ("--run.output",)) -> dict[str, str]:
+    """The files a command line names: path -> flag, for commands that have no parsed config yet."""
+    found: dict[str, str] = {}
+    for i, arg in enumerate(argv):
+        if not arg.startswith("--"):
+            continue
+        flag, eq, value = arg.partition("=")
+        value = value if eq else (argv[i + 1] if i + 1 < len(argv) else "")
+        if flag not in skip and _is_file(value):
+            found.setdefault(value, flag)
     return found

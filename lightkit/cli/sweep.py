@@ -220,6 +220,11 @@ def main(argv: list[str]) -> int:
     """
     ns, extra = _parser().parse_known_args(argv)
     _check_passthrough(extra)
+    if ns.export_best:  # refused before any trial runs (lightkit.files)
+        from lightkit.files import check_output
+
+        inputs = {c: "--config" for c in ns.config or []} | ({ns.sweep: "--sweep"} if ns.sweep else {})
+        check_output(ns.export_best, "--export_best", inputs)
     _require_optuna()
     import optuna
 

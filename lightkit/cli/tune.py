@@ -156,6 +156,15 @@ def _tune_cli() -> type:
             self.options = self.options_class(
                 **{f.name: self.config[f.name] for f in fields(self.options_class)}
             )
+            _check_options(self.options)
+            # outputs refused before anything is written (lightkit.files)
+            from lightkit.cli.outputs import command_inputs
+            from lightkit.files import check_output
+
+            inputs = command_inputs(self.config, self._argv, skip=("write_config", "plot"))
+            for flag in ("write_config", "plot"):
+                if getattr(self.options, flag, None):
+                    check_output(getattr(self.options, flag), f"--{flag}", inputs)
 
         def instantiate_trainer(self, **kwargs: Any) -> Trainer:
             """The configured trainer, minus what only a real run needs: logs, checkpoints, progress bar."""
@@ -300,9 +309,10 @@ def _tune_cli() -> type:
             if isinstance(holder.get("init_args"), dict) or "class_path" in holder:
                 holder = holder.setdefault("init_args", {})
             holder[key] = value
-            path.parent.mkdir(parents=True, exist_ok=True)
+            from lightkit.files import atomic_write
+
             header = f"# written by `lightkit tune {self.what}`: {section}.{key} = {value}\n"
-            path.write_text(header + yaml.safe_dump(config, sort_keys=False))
+            atomic_write(path, header + yaml.safe_dump(config, sort_keys=False))
             where = f"{section}.init_args.{key}" if holder is not config[section] else f"{section}.{key}"
             print(
                 f"config with {where} = {value} written to {path}; train with: lightkit fit --config {path}",
@@ -310,6 +320,25 @@ def _tune_cli() -> type:
             )
 
     return TuneCLI
+
+
+def _check_options(options: LRFindOptions | BatchSizeOptions) -> None:
+    """The tuner's numbers in their domain, and its ranges the right way round (lightkit.checks)."""
+    from lightkit.checks import at_least, ordered, positive
+
+    if isinstance(options, LRFindOptions):
+        positive("--min_lr", options.min_lr)
+        positive("--max_lr", options.max_lr)
+        ordered("--min_lr", options.min_lr, "--max_lr", options.max_lr)
+        positive("--num_training", options.num_training, integer=True)
+        if options.early_stop_threshold is not None:
+            positive("--early_stop_threshold", options.early_stop_threshold)
+        return
+    positive("--steps_per_trial", options.steps_per_trial, integer=True)
+    positive("--init_val", options.init_val, integer=True)
+    positive("--max_trials", options.max_trials, integer=True)
+    if options.max_val is not None:
+        at_least("--max_val", options.max_val, options.init_val, integer=True)
 
 
 def _lr_target(config: dict[str, Any], model: Any) -> tuple[str, str]:
@@ -395,7 +424,9 @@ def _save_lr_plot(finder: Any, path: Path, rate: float | None) -> Path:
         ax.plot(rate, loss, marker="o", markersize=10, color="red", label=f"suggested lr {rate:.3g}")
         ax.legend()
     ax.set_title("lightkit tune lr: smoothed training loss vs learning rate")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    from lightkit.files import atomic_writer
+
+    with atomic_writer(path) as handle:
+        fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -4,6 +4,8 @@
 * :mod:`lightkit.runs.record`: ``versions.json`` and ``state.json``.
 * :mod:`lightkit.runs.metrics`: reading ``metrics.csv``.
 * :mod:`lightkit.runs.discovery`: finding runs and summarising them.
+* :mod:`lightkit.runs.damage`: which records of a run are damaged (read as nothing, named by path).
+* :mod:`lightkit.runs.lock`: one writer per run directory (``flock``; gone with its process).
 """
 
 from lightkit.runs.discovery import CV_FILE, RunInfo, find_runs, run_info

@@ -6,6 +6,7 @@ Layout::
     ├── config.yaml        the resolved config: `lightkit fit --config runs/<name>/config.yaml` reruns it
     ├── versions.json      Python, torch, lightning, lightkit and plugin versions, git commit, seed
     ├── state.json         running / finished / failed / interrupted, best score, process id
+    ├── .lock              held by the one command writing into the run (lightkit.runs.lock)
     ├── metrics.csv        every logged metric, one row per logging step or epoch
     ├── tensorboard/       TensorBoard event files
     ├── checkpoints/

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import sys
 from pathlib import Path
 
 from lightkit.errors import LightkitError
@@ -27,6 +28,8 @@ __all__ = ["LOCK_FILE", "RunInUse", "RunLock", "lock_run", "lock_holder"]
 #: the lock file inside a run directory
 LOCK_FILE = ".lock"
 
+#: what flock(2) answers on a file system that has no locks
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL}
 #: environment variables that mark a process as a secondary rank of a distributed job
 _RANK_VARIABLES = ("LOCAL_RANK", "NODE_RANK", "RANK", "SLURM_PROCID")
 
@@ -123,7 +126,7 @@ class RunLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as err:
             raise LightkitError(
-                f"cannot use run directory '{self.run_dir}': {err.strerror or err} "
+                f"cannot use run directory '{self.run_dir}': {(err.strerror or str(err)).lower()} "
                 f"({err.filename or self.path})",
                 "the run directory must be writable: fix its permissions (or its immutable flag), "
                 "or choose another with --run.name / --trainer.default_root_dir.",
@@ -131,6 +134,14 @@ class RunLock:
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except OSError as err:
+            if err.errno in _NO_LOCKS:  # a file system without flock: run unlocked, and say so
+                os.close(fd)
+                print(
+                    f"warning: run directory '{self.run_dir}' cannot be locked on this file system "
+                    f"({(err.strerror or str(err)).lower()}); nothing stops a second command writing into it",
+                    file=sys.stderr,
+                )
+                return self
             if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 os.close(fd)
                 raise
@@ -159,7 +170,7 @@ class RunLock:
             os.unlink(name)
         except OSError as err:
             raise LightkitError(
-                f"cannot write in run directory '{self.run_dir}': {err.strerror or err}",
+                f"cannot write in run directory '{self.run_dir}': {(err.strerror or str(err)).lower()}",
                 "the run directory must be writable: fix its permissions (or its immutable flag, "
                 "lsattr), or choose another with --run.name / --trainer.default_root_dir.",
             ) from None
