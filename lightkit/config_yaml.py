@@ -25,8 +25,24 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from lightkit.errors import ConfigError
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "check_config_files", "check_yaml", "install", "load_yaml"]
+__all__ = [
+    "CONFIG_SECTIONS",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "check_config_files",
+    "check_yaml",
+    "install",
+    "load_yaml",
+]
 
+_COMPONENTS = ("model", "data", "optimizer", "lr_scheduler")
+#: keys of a lightkit config that hold keys, or (``.class_path``) a class name; jsonargparse takes
+#: ``trainer: 5`` or ``run: 5`` and the trainer then fails with a bare ``TypeError``
+CONFIG_SECTIONS = (
+    "trainer",
+    "run",
+    *(f"{c}.{p}" for c in _COMPONENTS for p in ("init_args", "class_path")),
+)
 #: the most nodes (keys, values, list items) a config may hold with every alias expanded
 MAX_NODES = 100_000
 #: the deepest a config may nest, aliases expanded
@@ -213,24 +229,44 @@ def _key_line(text: str, path: list[str]) -> int | None:
     return line
 
 
+def _at(holder: dict[str, Any], dotted: str) -> tuple[bool, Any]:
+    """Whether the config sets the dotted key, and its value (every part before it a mapping)."""
+    *parents, last = dotted.split(".")
+    for part in parents:
+        holder = holder.get(part)
+        if not isinstance(holder, dict):
+            return False, None
+    return last in holder, holder.get(last)
+
+
 def _check_sections(text: str, source: str, sections: tuple[str, ...], nested_in: tuple[str, ...]) -> None:
-    """Sections that hold keys (``trainer:``) are mappings, at the top level and under ``nested_in``."""
+    """Keys that hold keys (``trainer:``, ``model.init_args:``) are mappings; a class path is a name.
+
+    Checked at the top level and under the sections ``nested_in`` (the subcommands).
+    """
     data = load_yaml(text, source)
     if not isinstance(data, dict):
         return
     places = [([], data)] + [([s], data[s]) for s in nested_in if isinstance(data.get(s), dict)]
     for prefix, holder in places:
         for key in sections:
-            value = holder.get(key)
-            if key in holder and value is not None and not isinstance(value, dict):
-                line = _key_line(text, [*prefix, key])
-                at = f", line {line}" if line else ""
+            present, value = _at(holder, key)
+            name = key.endswith(".class_path")
+            if not present or value is None or isinstance(value, str if name else dict):
+                continue
+            line = _key_line(text, [*prefix, *key.split(".")])
+            where = f"(from {source}{f', line {line}' if line else ''})"
+            shown = ".".join([*prefix, key])
+            if name:
                 raise ConfigError(
-                    f"{'.'.join([*prefix, key])}: {value!r} is not a mapping of keys to values "
-                    f"(from {source}{at})",
-                    f"{key} holds keys, one per line under `{key}:`"
-                    + (" (for example max_epochs: 10)." if key == "trainer" else "."),
+                    f"{shown}: {value!r} is not a class name {where}",
+                    f"{key} names a class: a registered short name or a full import path.",
                 )
+            raise ConfigError(
+                f"{shown}: {value!r} is not a mapping of keys to values {where}",
+                f"{key} holds keys, one per line under `{key.rsplit('.', 1)[-1]}:`"
+                + (" (for example max_epochs: 10)." if key == "trainer" else "."),
+            )
 
 
 def check_config_files(

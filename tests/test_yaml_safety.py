@@ -74,10 +74,22 @@ def test_alias_that_contains_itself(lightkit):
     assert_clean(lightkit("fit", "--config", "loop.yaml"), 2, "loop.yaml, line 1", "contains it")
 
 
-def test_trainer_that_is_not_a_mapping(lightkit):
-    Path("bad.yaml").write_text("trainer: 5\n")
-    result = lightkit("fit", "--config", WINE, "--config", "bad.yaml")
-    assert_clean(result, 2, "trainer: 5 is not a mapping", "bad.yaml, line 1", "max_epochs")
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("trainer: 5\n", ("trainer: 5 is not a mapping", "bad.yaml, line 1", "max_epochs")),
+        ("run: 5\n", ("run: 5 is not a mapping", "bad.yaml, line 1")),
+        ("model:\n  init_args: 5\n", ("model.init_args: 5 is not a mapping", "bad.yaml, line 2")),
+        ("data:\n  init_args: [1]\n", ("data.init_args: [1] is not a mapping", "bad.yaml, line 2")),
+        ("model:\n  class_path: 5\n", ("model.class_path: 5 is not a class name", "bad.yaml, line 2")),
+        ("fit:\n  trainer: 5\n", ("fit.trainer: 5 is not a mapping", "bad.yaml, line 2")),
+    ],
+    ids=["trainer", "run", "model.init_args", "data.init_args", "class_path", "under fit:"],
+)
+def test_a_section_of_the_wrong_shape(lightkit, text: str, words: tuple[str, ...]):
+    Path("bad.yaml").write_text(text)
+    assert_clean(lightkit("fit", "--config", WINE, "--config", "bad.yaml"), 2, *words)
+    assert Path("bad.yaml").read_text() == text
 
 
 def test_config_that_is_not_utf8(lightkit):

@@ -112,10 +112,10 @@ def _dispatch(args: list[str]) -> int:
     command, rest = args[0], args[1:]
     if command in TRAIN_COMMANDS:
         from lightkit.cli.argv import config_values
-        from lightkit.config_yaml import check_config_files
+        from lightkit.config_yaml import CONFIG_SECTIONS, check_config_files
 
         # a hostile or broken config fails here, before torch is imported (lightkit.config_yaml)
-        check_config_files(config_values(rest), ("trainer",), tuple(TRAIN_COMMANDS))
+        check_config_files(config_values(rest), CONFIG_SECTIONS, tuple(TRAIN_COMMANDS))
         _working_directory_importable()
         if command == "predict" and _onnx_predict(rest):  # torch-free: lightkit.cli.export
             from lightkit.cli.export import predict_onnx

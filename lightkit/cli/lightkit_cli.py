@@ -53,7 +53,7 @@ from lightkit.cli.printing import highlighted_print_config, inline, print_table
 from lightkit.cli.print_config_help import describe_print_config
 from lightkit.cli.shortnames import check_selected, install_resolver
 from lightkit.components.prediction_writer import PredictionWriter
-from lightkit.config_yaml import check_config_files
+from lightkit.config_yaml import CONFIG_SECTIONS, check_config_files
 from lightkit.config_yaml import install as install_yaml_checks
 from lightkit.data.shape import SHAPE_KEYS
 from lightkit.errors import ConfigError, LightkitError
@@ -260,7 +260,7 @@ class LightkitCLI(LightningCLI):
         source: Any = args
         if self._argv is not None:
             # bounded YAML, no duplicate keys, `trainer:` a mapping: before anything else reads them
-            check_config_files(config_values(self._argv), ("trainer",), tuple(self.subcommands()))
+            check_config_files(config_values(self._argv), CONFIG_SECTIONS, tuple(self.subcommands()))
             check_selected(self._argv, self._subcommand_in_argv)
             argv, show_sources, skip_default = take_sources_flag(self._argv)
             argv, removals = take_callback_removals(argv)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from lightkit.errors import DataError
+from lightkit.files import atomic_writer
 
 __all__ = ["PredictionWriter"]
 
@@ -188,15 +188,8 @@ def _in_input_order(rows: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 def _write_csv(path: Path, columns: dict[str, list[Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(list(columns))
-            writer.writerows(zip(*columns.values(), strict=True))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path, "w", newline="") as handle:  # fsynced, renamed over the target
+        writer = csv.writer(handle)
+        writer.writerow(list(columns))
+        writer.writerows(zip(*columns.values(), strict=True))
     return path
