@@ -149,3 +149,16 @@ def test_output_guard_unit_rules(tmp_path: Path):
         check_output(run, "--output", directory=True)
     assert check_output(tmp_path / "config.yaml", "--x") == tmp_path / "config.yaml"  # not a run's record
     assert check_output(run / "export", "--output", run_dir=run, directory=True) == run / "export"
+
+
+def test_the_fold_ensemble_never_writes_over_the_cross_validation_record(lightkit, workdir: Path):
+    fit = lightkit(
+        "fit", "--config", str(CONFIGS / "wine_mlp.yaml"), "--cv.folds", "2", "--run.name", "cv",
+        "--trainer.max_epochs", "1", "--trainer.enable_model_summary", "false",
+    )  # fmt: skip
+    assert fit.code == 0, fit.err
+    parent = workdir / "runs" / "cv"
+    before = _files(parent)
+    result = lightkit("predict", "--ckpt_path", "runs/cv", "--run.output", "runs/cv/cv.json")
+    assert_clean(result, 1, "--run.output 'runs/cv/cv.json'", "an input of this command")
+    assert _files(parent) == before
