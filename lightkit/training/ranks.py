@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,10 +45,13 @@ __all__ = [
     "shared_run_name",
 ]
 
+#: seconds a failed rank waits for a peer on its host to be gone before it names the ranks elsewhere
+_EXIT_WAIT_S = 3.0
 #: how a collective says that a peer went away (gloo, NCCL, the TCP store)
 _PEER_GONE = re.compile(
-    r"connection (closed|reset) by peer|broken pipe|remote process exited|"
-    r"socket timeout|connection refused|NCCL communicator was aborted|recvValue failed",
+    r"connection (closed|reset) by peer|broken pipe|remote process exited|socket timeout|"
+    r"connection refused|NCCL communicator was aborted|recvValue failed|got 0 bytes|"
+    r"connection was likely closed",
     re.IGNORECASE,
 )
 
@@ -235,12 +239,16 @@ class RankWatch(pl.Callback):
         dist.all_gather_object(gathered, (trainer.global_rank, socket.gethostname(), os.getpid()))
         self.peers = sorted(gathered)
 
-    def dead_ranks(self, me: int) -> list[str]:
-        """The ranks known to be dead, each as ``rank N (pid P on HOST)``; remote ranks as possibly dead."""
+    def dead_ranks(self, me: int, remote: bool = True) -> list[str]:
+        """The ranks known to be dead, each as ``rank N (pid P on HOST)``.
+
+        With ``remote``, when no rank on this host is dead, the ranks on other hosts (whose
+        processes cannot be checked from here) as ``rank N on HOST``.
+        """
         host = socket.gethostname()
         local = [(r, h, p) for r, h, p in self.peers if r != me and h == host]
         dead = [f"rank {r} (pid {p} on {h})" for r, h, p in local if not _alive(p)]
-        if dead:
+        if dead or not remote:
             return dead
         return [f"rank {r} on {h}" for r, h, p in self.peers if r != me and h != host]
 
@@ -249,16 +257,30 @@ class RankWatch(pl.Callback):
     ) -> None:
         """Rewrite a peer-gone error to name the rank that died (as Lightning augments its own messages).
 
-        The exception is changed, not replaced, so that Lightning's teardown (and its launcher's
-        killing of the other processes) still runs.
+        A distributed error (``torch.distributed.DistError``: gloo, NCCL, the TCP store) while a
+        rank on this host is gone names that rank; a peer-gone message with no local rank gone
+        names the ranks on other hosts. The exception is changed, not replaced, so that
+        Lightning's teardown (and its launcher's killing of the other processes) still runs.
         """
+        import torch.distributed as dist
+
+        if not self.peers or isinstance(exception, LightkitError):
+            return
         gone = _PEER_GONE.search(str(exception))
-        if not self.peers or gone is None or isinstance(exception, LightkitError):
+        distributed = isinstance(exception, getattr(dist, "DistError", ()))
+        if gone is None and not distributed:
             return
         me = trainer.global_rank
-        dead = self.dead_ranks(me)
+        deadline = time.monotonic() + _EXIT_WAIT_S  # a peer's sockets close a moment before it is gone
+        dead = self.dead_ranks(me, remote=False)
+        while not dead and time.monotonic() < deadline:
+            time.sleep(0.1)
+            dead = self.dead_ranks(me, remote=False)
+        if not dead and gone is not None:
+            dead = self.dead_ranks(me, remote=True)
         if not dead:
             return
         which = ", ".join(dead)
         verb = "died" if "pid" in which else "stopped answering"
-        exception.args = (f"{which} {verb}; rank {me} stops too ({gone.group(0).lower()})",)
+        why = gone.group(0).lower() if gone is not None else type(exception).__name__
+        exception.args = (f"{which} {verb}; rank {me} stops too ({why})",)
