@@ -1,7 +1,7 @@
 """The sweep worker: takes trials from the study until it holds ``n_trials`` finished or pruned ones.
 
 Every trial is ``lightkit fit`` run in this process with the base config, the sampled values as
-flags and ``--run.root <sweep dir>/runs --run.name trial-NNNN``. Many workers can
+flags and ``--trainer.default_root_dir <sweep dir>/runs --run.name trial-NNNN``. Many workers can
 run this loop on one study at the same time: each counts the study's trials and creates the next
 one under the storage's lock, so together they start exactly ``n_trials``. A worker with nothing
 left to start waits for the trials other workers are running, so that one whose worker dies is
