@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.fake_plugins import write_fake_plugins
 from benchmarks.measure import Case
-from benchmarks.table import write_columnar, write_parquet_table, write_table
 
 __all__ = ["GROUPS", "Settings", "build_cases", "lightkit_command", "plugins_command_available"]
 
@@ -192,6 +192,18 @@ def discovery_cases(settings: Settings) -> list[Case]:
     return cases
 
 
+def _written(writer: str, path: Path, *args: object) -> Path:
+    """``benchmarks.table.<writer>(path, *args)`` run in a child process, unless ``path`` exists.
+
+    The runner's own memory must stay small: a case's peak RSS (``ru_maxrss`` from ``wait4``)
+    includes the resident memory of the runner it was forked from, until it execs.
+    """
+    if not path.exists():
+        call = f"from pathlib import Path; from benchmarks.table import {writer}; {writer}(Path({str(path)!r}), *{args!r})"
+        subprocess.run([sys.executable, "-c", call], cwd=REPO, check=True)
+    return path
+
+
 def _remove(path: Path) -> None:
     if path.is_dir():
         shutil.rmtree(path)
@@ -239,7 +251,7 @@ def _reference_argv(settings: Settings, script: str, mode: str, model_file: str)
 
 
 def fit_cases(settings: Settings) -> list[Case]:
-    write_table(settings.table, settings.rows)
+    _written("write_table", settings.table, settings.rows)
     runs = settings.workdir / "runs"
     cases = [
         Case(
@@ -317,7 +329,7 @@ FLOOR_ROWS = 2_000
 def scale_cases(settings: Settings) -> list[Case]:
     """``lightkit fit`` at every scale size (one epoch by default), the floor, and predict at 2M."""
     runs = settings.workdir / "runs"
-    floor = write_table(settings.workdir / f"table_{FLOOR_ROWS}x32.csv", FLOOR_ROWS)
+    floor = _written("write_table", settings.workdir / f"table_{FLOOR_ROWS}x32.csv", FLOOR_ROWS)
     cases = [
         Case(
             "scale.floor",
@@ -329,9 +341,9 @@ def scale_cases(settings: Settings) -> list[Case]:
     for rows in settings.scale_rows:
         table = settings.scale_table(rows)
         if table.suffix == ".parquet":
-            write_parquet_table(table, rows)
+            _written("write_parquet_table", table, rows)
         else:
-            write_table(table, rows)
+            _written("write_table", table, rows)
         name = f"scale-{rows}"
         cases.append(
             Case(
@@ -356,10 +368,10 @@ FORMAT_MODES = (("csv-pandas", "csv"), ("csv", "csv"), ("parquet", "parquet"), (
 
 def formats_cases(settings: Settings) -> list[Case]:
     """The data module's preparation of the benchmark table in each format."""
-    csv = write_table(settings.table, settings.rows)
+    csv = _written("write_table", settings.table, settings.rows)
     files = {"csv": csv}
     for suffix in ("parquet", "feather"):
-        files[suffix] = write_columnar(csv, csv.with_suffix(f".{suffix}"))
+        files[suffix] = _written("write_columnar", csv.with_suffix(f".{suffix}"), str(csv))
     labels = {
         "csv-pandas": "CSV, pandas' C parser (the path of messy CSVs)",
         "csv": "CSV, lightkit's choice (pyarrow's reader for a plain file)",

@@ -13,6 +13,7 @@ instead, and leaves every tracked file as it was.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -94,6 +95,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(default 200000,2000000; add 10000000 where memory and time allow)",
     )
     parser.add_argument("--scale-epochs", type=int, default=1, help="training epochs of the scale cases")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the cases of the groups not run from the existing --results file, so that the "
+        "table and the docs show every group (for re-running one group of a full run)",
+    )
     parser.add_argument(
         "--workdir", type=Path, default=None, help="tables, plugins, runs and logs (default: a temp dir)"
     )
@@ -234,6 +241,18 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                 )
                 facts["prediction_rows"][case.key] = count_rows(output) if output.exists() else None
+    if args.merge and args.results.is_file():
+        earlier = json.loads(args.results.read_text())
+        kept = {k: v for k, v in earlier.get("cases", {}).items() if k.split(".")[0] not in groups}
+        summary = {**kept, **summary}
+        for name, values in earlier.get("facts", {}).items():
+            facts[name] = {**{k: v for k, v in values.items() if k in kept}, **facts.get(name, {})}
+        info["merged"] = {
+            "from": earlier.get("machine", {}).get("date"),
+            "command": earlier.get("command"),
+            "groups_kept": sorted({k.split(".")[0] for k in kept}),
+        }
+        info["command"] += f" (merged with `{earlier.get('command')}` of {info['merged']['from']})"
     info["elapsed_s"] = time.perf_counter() - started
     info["load_average_at_end"] = (
         [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None

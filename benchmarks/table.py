@@ -31,7 +31,7 @@ def write_table(path: Path, rows: int, features: int = FEATURES, seed: int = 0) 
     return path
 
 
-def write_columnar(source: Path, path: Path) -> Path:
+def write_columnar(path: Path, source: str | Path) -> Path:
     """The CSV ``source`` as Parquet or Feather (by ``path``'s suffix): the same values, float32 features."""
     if path.exists():
         return path

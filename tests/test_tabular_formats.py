@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from lightkit.components import preprocessing
 from lightkit.components.csv_data import CSVDataModule
 from lightkit.data import tables
 from lightkit.data.tables import read_table, table_format
@@ -68,7 +69,8 @@ def test_csv_parquet_and_feather_train_identical_weights(lightkit, same_table):
     for kind, path in same_table.items():
         result = lightkit(
             "fit", "--model", "TabularMLP", "--data", "CSVDataModule", "--data.path", str(path),
-            "--data.target", "y", "--data.id_column", "id", "--seed_everything", "7", "--run.name", kind, *TINY,
+            "--data.target", "y", "--data.id_column", "id", "--seed_everything", "7",
+            "--run.name", kind, *TINY,
         )  # fmt: skip
         assert result.code == 0, result.err
         checkpoint = next(Path("runs", kind).rglob("last.ckpt"))
@@ -149,7 +151,8 @@ def test_messy_csvs_are_read_exactly_as_pandas_reads_them(tmp_path, text):
 
 
 def test_parquet_and_feather_problems_are_short_messages(tmp_path, same_table):
-    with pytest.raises(DataError, match=r"Parquet file '.*nothere.parquet' \(from data.path\) does not exist"):
+    missing = r"Parquet file '.*nothere.parquet' \(from data.path\) does not exist"
+    with pytest.raises(DataError, match=missing):
         read_table(tmp_path / "nothere.parquet")
     (tmp_path / "bad.parquet").write_bytes(b"PAR1 but not really")
     with pytest.raises(DataError, match="Parquet file .* cannot be read") as err:
@@ -167,5 +170,21 @@ def test_a_bad_cell_in_parquet_is_named_by_row_and_column(tmp_path):
     table["size"] = table["size"].astype(float)
     table.to_parquet(tmp_path / "t.parquet", index=False)
     data = CSVDataModule(path=str(tmp_path / "t.parquet"), target="y", id_column="id", missing="impute")
-    with pytest.raises(DataError, match=r"infinite value 'inf' in numeric column 'size' at row 6 of .*t.parquet"):
+    named = r"infinite value 'inf' in numeric column 'size' at row 6 of .*t.parquet"
+    with pytest.raises(DataError, match=named):
         data.setup("fit")
+
+
+@pytest.mark.parametrize("rows", [1, 7, preprocessing._STATS_ROWS, preprocessing._STATS_ROWS + 1, 50_001])
+@pytest.mark.parametrize("with_gaps", [False, True])
+def test_statistics_in_chunks_are_numpys_bit_for_bit(rows, with_gaps):
+    """The train statistics are computed in chunks of rows, exactly as np.nanmean/np.nanstd would."""
+    rng = np.random.default_rng(rows)
+    block = rng.standard_normal((rows, 6)) * rng.uniform(0.1, 100, 6) + rng.uniform(-50, 50, 6)
+    block = block.astype(np.float32)
+    if with_gaps:
+        block[rng.integers(0, rows, rows // 3 + 1), rng.integers(0, 6, rows // 3 + 1)] = np.nan
+    mean, std = preprocessing._column_stats(block)
+    with np.errstate(all="ignore"):
+        assert np.array_equal(mean, np.nanmean(block, axis=0), equal_nan=True)
+        assert np.array_equal(std, np.nanstd(block, axis=0), equal_nan=True)

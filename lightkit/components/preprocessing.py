@@ -100,8 +100,8 @@ class TabularPreprocessor:
         return block
 
     def _fit_on(self, numeric: np.ndarray, train: pd.DataFrame, labelled: pd.DataFrame) -> None:
-        self.mean = np.nanmean(numeric, axis=0).tolist() if len(numeric) else []
-        std = np.nanstd(numeric, axis=0) if len(numeric) else np.array([])
+        mean, std = _column_stats(numeric) if len(numeric) else ([], np.array([]))
+        self.mean = list(np.asarray(mean).tolist())
         self.std = np.where(std > 1e-12, std, 1.0).tolist()
         self.vocab = {c: [UNKNOWN, *sorted(train[c].dropna().astype(str).unique())] for c in self.categorical}
         if self.task in ("binary", "multiclass"):
@@ -384,6 +384,43 @@ class TabularPreprocessor:
             target_mean=list(scaling.get("mean", [])),
             target_std=list(scaling.get("std", [])),
         )
+
+
+#: rows per chunk of :func:`_column_stats`
+_STATS_ROWS = 16384
+
+
+def _column_stats(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nanmean(block, axis=0)`` and ``np.nanstd(block, axis=0)``, bit for bit, in chunks of rows.
+
+    numpy sums a C-ordered block over axis 0 row after row; carrying the running sum into the
+    next chunk (``np.add.accumulate``) keeps exactly that order, so the result is the same while
+    the temporaries are a chunk, not two copies of the block (tests/test_tabular_formats.py
+    compares both).
+    """
+    count = np.zeros(block.shape[1], dtype=np.intp)
+    total: np.ndarray | None = None
+    for start in range(0, len(block), _STATS_ROWS):
+        part = block[start : start + _STATS_ROWS]
+        empty = np.isnan(part)
+        count += (~empty).sum(axis=0)
+        part = np.where(empty, np.float32(0), part)
+        if total is not None:
+            part[0] += total
+        total = np.add.accumulate(part, axis=0)[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):  # an all-empty column: NaN, as nanmean gives
+        mean = np.true_divide(total, count, out=total.copy(), casting="unsafe")
+        squares: np.ndarray | None = None
+        for start in range(0, len(block), _STATS_ROWS):
+            part = block[start : start + _STATS_ROWS]
+            deviation = np.subtract(part, mean)
+            deviation[np.isnan(part)] = 0
+            deviation = np.multiply(deviation, deviation, out=deviation)
+            if squares is not None:
+                deviation[0] += squares
+            squares = np.add.accumulate(deviation, axis=0)[-1]
+        variance = np.true_divide(squares, count, out=squares.copy(), casting="unsafe")
+    return mean, np.sqrt(variance)
 
 
 def _label(value: Any) -> Any:

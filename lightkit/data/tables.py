@@ -131,16 +131,36 @@ def _arrow_file(file: Path, shown: str, kind: str, float32: bool, keep: Collecti
 
 
 def _to_pandas(table: Any, float32: bool, keep: Collection[str]) -> pandas.DataFrame:
-    """``table`` as a frame with one block per column, its Arrow memory freed as it converts."""
+    """``table`` as a frame with one block per column, converted column by column.
+
+    Each Arrow column is dropped once converted, and the Arrow pool hands its memory back, so
+    the peak is about one table, not the Arrow table and the frame side by side.
+    """
     import pyarrow as pa
 
-    if float32:
-        fields = [
-            pa.field(f.name, pa.float32()) if pa.types.is_float64(f.type) and f.name not in keep else f
-            for f in table.schema
-        ]
-        table = table.cast(pa.schema(fields), safe=False)
-    return table.to_pandas(split_blocks=True, self_destruct=True)
+    names = table.column_names
+    data: dict[str, Any] = {}
+    try:
+        for name in names:
+            column = table.column(0)
+            table = table.remove_column(0)
+            if name.startswith("__index_level_"):  # a pandas index saved with the table: not a column
+                continue
+            if pa.types.is_floating(column.type) and not pa.types.is_float16(column.type):
+                # floats to numpy (nulls are NaN); float32 where asked, the preprocessing's rounding
+                small = float32 and name not in keep
+                values = np.empty(len(column), dtype=np.float32 if small else column.type.to_pandas_dtype())
+                start = 0
+                for chunk in column.chunks:
+                    values[start : start + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+                    start += len(chunk)
+                data[name] = values
+            else:
+                data[name] = column.to_pandas()
+            del column
+    finally:
+        pa.default_memory_pool().release_unused()
+    return pd.DataFrame(data, copy=False)
 
 
 # -- CSV -----------------------------------------------------------------------------------------------
