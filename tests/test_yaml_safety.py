@@ -6,6 +6,7 @@ the same checks (registered with its public ``set_loader``).
 
 from __future__ import annotations
 
+import json
 import resource
 import subprocess
 import sys
@@ -31,17 +32,26 @@ def _limit_memory() -> None:  # runs in the child before exec
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+_PEAK_OF_CHILD = (
+    "import json, resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+    "print(json.dumps([p.returncode, p.stdout, p.stderr, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))"
+)
+
+
 def test_alias_bomb_is_refused_below_500_mb(workdir: Path):
     """The bomb fails by the node bound (deterministic), in a process capped at 500 MB of memory."""
     Path("bomb.yaml").write_text(alias_bomb(9))
     before = Path("bomb.yaml").read_bytes()
+    # A wrapper process whose only child is the command: its RUSAGE_CHILDREN is that command's peak
+    # memory alone (the test process's own RUSAGE_CHILDREN holds the peak of every earlier subprocess).
     proc = subprocess.run(
-        [sys.executable, "-m", "lightkit", "fit", "--config", "bomb.yaml"],
+        [sys.executable, "-c", _PEAK_OF_CHILD, sys.executable, "-m", "lightkit", "fit", "--config", "bomb.yaml"],
         capture_output=True, text=True, preexec_fn=_limit_memory, timeout=300,
     )  # fmt: skip
-    message = assert_clean(Result(proc.returncode, proc.stdout, proc.stderr), 2, "bomb.yaml, line 5", "100,000")
+    code, out, err, peak_kib = json.loads(proc.stdout)
+    message = assert_clean(Result(code, out, err), 2, "bomb.yaml, line 5", "100,000")
     assert "aliases expanded" in message
-    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 500 * 1024  # KiB on Linux
+    assert peak_kib < 500 * 1024  # KiB on Linux
     assert Path("bomb.yaml").read_bytes() == before
     assert not Path("runs").exists()
 
