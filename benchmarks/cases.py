@@ -199,7 +199,8 @@ def _written(writer: str, path: Path, *args: object) -> Path:
     includes the resident memory of the runner it was forked from, until it execs.
     """
     if not path.exists():
-        call = f"from pathlib import Path; from benchmarks.table import {writer}; {writer}(Path({str(path)!r}), *{args!r})"
+        call = f"from pathlib import Path; from benchmarks.table import {writer}; "
+        call += f"{writer}(Path({str(path)!r}), *{args!r})"
         subprocess.run([sys.executable, "-c", call], cwd=REPO, check=True)
     return path
 

@@ -102,13 +102,14 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:.3f} s" if value < 10 else f"{value:.2f} s"
 
 
-def _met(met: bool | None, met_cpu: bool | None, ratio: float | None = None) -> str:
+def _met(met: bool | None, met_cpu: bool | None, ratio: float | None = None, miss: str = "") -> str:
     """``met``, or the measured miss."""
     if met is None:
         return ""
     if met:
         return "met"
-    missed = f"**missed**: {ratio:.2f}x" if ratio is not None else "**missed**"
+    measured = miss or (f"{ratio:.2f}x" if ratio is not None else "")
+    missed = f"**missed**: {measured}" if measured else "**missed**"
     return missed + (" (met on CPU time)" if met_cpu else "")
 
 
@@ -122,7 +123,7 @@ def console_table(rows: list[Row]) -> str:
         f"{'group':<10} {'case':<70} {'wall':>10} {'cpu':>10} {'ratio':>7} {'(cpu)':>7}  {'target':<19} met"
     ]
     for r in rows:
-        met = _met(r.met, r.met_cpu, r.ratio).replace("**", "")
+        met = _met(r.met, r.met_cpu, r.ratio, r.miss).replace("**", "")
         cpu = _fmt(r.cpu, r.unit) if r.cpu is not None else ""
         lines.append(
             f"{r.group:<10} {r.case:<70} {_fmt(r.value, r.unit):>10} {cpu:>10} "
@@ -168,7 +169,7 @@ def markdown_section(rows: list[Row], info: dict[str, Any]) -> str:
         cpu = _fmt(r.cpu, r.unit) if r.cpu is not None else ""
         lines.append(
             f"| {r.group} | {r.case} | {_fmt(r.value, r.unit)} | {cpu} | {r.reference} | {_ratio(r.ratio)} | "
-            f"{_ratio(r.cpu_ratio)} | {r.target} | {_met(r.met, r.met_cpu, r.ratio)} | {r.note} |"
+            f"{_ratio(r.cpu_ratio)} | {r.target} | {_met(r.met, r.met_cpu, r.ratio, r.miss)} | {r.note} |"
         )
     failures = info.get("failures") or {}
     if failures:

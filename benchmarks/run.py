@@ -96,6 +96,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--scale-epochs", type=int, default=1, help="training epochs of the scale cases")
     parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: print the table of the --results file and rewrite the docs from it",
+    )
+    parser.add_argument(
         "--merge",
         action="store_true",
         help="keep the cases of the groups not run from the existing --results file, so that the "
@@ -143,8 +148,36 @@ def settings_from(args: argparse.Namespace, workdir: Path) -> tuple[Settings, in
     return settings, repeats, startup_repeats
 
 
+def report_only(args: argparse.Namespace) -> int:
+    """The table and the docs section again, from a results file (after a change to the report)."""
+    path = args.results or REPO / "benchmarks" / "results.json"
+    payload = json.loads(path.read_text())
+    s = payload["settings"]
+    rows = evaluate(
+        payload["cases"],
+        payload["facts"],
+        tuple(s["plugin_counts"]),
+        (s["rows"] - int(round(s["rows"] * s["val_fraction"]))) * s["epochs"],
+        s["rows"],
+        tuple(s["overhead_batch_sizes"]),
+        tuple(s.get("scale_rows", ())),
+        s["val_fraction"],
+        s.get("scale_epochs", 1),
+        payload.get("accelerator", "none: CPU only"),
+    )
+    print(console_table(rows))
+    payload["rows"] = [r.as_dict() for r in rows]
+    write_results(path, payload)
+    docs = args.docs or REPO / "docs" / "benchmarks.md"
+    update_docs(docs, markdown_section(rows, payload))
+    print(f"\nwrote {path} and {docs}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report_only:
+        return report_only(args)
     default = [g for g in GROUPS if g != "overhead"] if args.smoke else list(GROUPS)
     groups = [g.strip() for g in args.groups.split(",") if g.strip()] if args.groups else default
     unknown = [g for g in groups if g not in GROUPS]

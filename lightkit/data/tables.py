@@ -140,6 +140,7 @@ def _to_pandas(table: Any, float32: bool, keep: Collection[str]) -> pandas.DataF
 
     names = table.column_names
     data: dict[str, Any] = {}
+    pool = pa.default_memory_pool()
     try:
         for name in names:
             column = table.column(0)
@@ -158,8 +159,9 @@ def _to_pandas(table: Any, float32: bool, keep: Collection[str]) -> pandas.DataF
             else:
                 data[name] = column.to_pandas()
             del column
+            pool.release_unused()  # the column's Arrow memory back to the system now, not at the end
     finally:
-        pa.default_memory_pool().release_unused()
+        pool.release_unused()
     return pd.DataFrame(data, copy=False)
 
 
