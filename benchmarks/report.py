@@ -147,6 +147,10 @@ def markdown_section(rows: list[Row], info: dict[str, Any]) -> str:
         f"{info.get('load_average_at_end')} at the end (the machine is shared; cases alternate so that "
         "load changes hit all of them alike, and CPU time is shown beside wall time).",
         f"- **Accelerator:** {info['accelerator']}.",
+        *(
+            f"- **Merged:** the {', '.join(m['groups'])} rows are from `{m['command']}` of {m['date']}."
+            for m in info.get("merged", [])
+        ),
         f"- **Code:** the working tree at commit {info['code']['commit']}"
         + (
             f", with changes in {', '.join(f'`{p}`' for p in info['code']['modified'])}"
@@ -154,7 +158,13 @@ def markdown_section(rows: list[Row], info: dict[str, Any]) -> str:
             else ""
         )
         + ".",
-        f"- **Settings:** {s['repeats']} samples per case (medians shown), torch threads {s['threads']}; "
+        f"- **Settings:** {s['repeats']} samples per case (medians shown"
+        + (
+            "; in the invocation above, the merged ones' own counts are in results.json"
+            if info.get("merged")
+            else ""
+        )
+        + f"), torch threads {s['threads']}; "
         f"table {s['rows']:,} rows x 32 features, binary target; {s['epochs']} epochs, batch size "
         f"{s['batch_size']} (evaluation and prediction {4 * s['batch_size']}), "
         f"validation fraction {s['val_fraction']}; extra plugins {list(s['plugin_counts'])}; "

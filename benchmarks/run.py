@@ -280,12 +280,35 @@ def main(argv: list[str] | None = None) -> int:
         summary = {**kept, **summary}
         for name, values in earlier.get("facts", {}).items():
             facts[name] = {**{k: v for k, v in values.items() if k in kept}, **facts.get(name, {})}
-        info["merged"] = {
-            "from": earlier.get("machine", {}).get("date"),
-            "command": earlier.get("command"),
-            "groups_kept": sorted({k.split(".")[0] for k in kept}),
-        }
-        info["command"] += f" (merged with `{earlier.get('command')}` of {info['merged']['from']})"
+        earlier_groups = {k.split(".")[0] for k in kept}
+        info["merged"] = [
+            *(
+                {**m, "groups": sorted(set(m["groups"]) & earlier_groups)}
+                for m in earlier.get("merged", [])
+                if set(m["groups"]) & earlier_groups
+            ),
+            *(
+                []
+                if earlier.get("merged")
+                else [
+                    {
+                        "date": earlier.get("machine", {}).get("date"),
+                        "command": earlier.get("command"),
+                        "groups": sorted(earlier_groups),
+                    }
+                ]
+            ),
+        ]
+        if earlier.get("merged"):  # the earlier file's own invocation is one of those merged
+            own = earlier_groups - {g for m in info["merged"] for g in m["groups"]}
+            if own:
+                info["merged"].append(
+                    {
+                        "date": earlier.get("machine", {}).get("date"),
+                        "command": earlier.get("command"),
+                        "groups": sorted(own),
+                    }
+                )
     info["elapsed_s"] = time.perf_counter() - started
     info["load_average_at_end"] = (
         [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
