@@ -67,7 +67,7 @@ def require_build_tools() -> None:
     has_wheel = importlib.util.find_spec("wheel") is not None
     assert numbers >= SETUPTOOLS_WITH_BDIST_WHEEL or has_wheel, (
         f"setuptools {version} without the `wheel` package cannot build wheels (no bdist_wheel): "
-        "pip install 'setuptools>=70.1' (bash scripts/test.sh does)"
+        "pip install 'setuptools>=70.1' (the test extra declares it: pip install -e .[test])"
     )
 
 
