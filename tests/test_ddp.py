@@ -35,6 +35,47 @@ def test_tensor_batch_loader_gives_each_rank_its_own_equal_shard():
     assert len(set(seen[0]) & set(seen[1])) <= 1
 
 
+def test_unpadded_shards_serve_every_row_once_and_say_which():
+    from lightkit.data.tensor_loader import TensorBatchLoader
+
+    rows = {"x": torch.arange(27).reshape(-1, 1) * 10}
+    served, said = [], []
+    for rank in range(2):
+        loader = TensorBatchLoader(rows, batch_size=4, rank=rank, world_size=2, pad=False)
+        assert loader.row_indices().tolist() == list(range(rank, 27, 2))  # known before the epoch
+        batches = [b["x"].reshape(-1).tolist() for b in loader]
+        assert len(batches) == len(loader) == 4  # 14 rows on rank 0 and 13 on rank 1, batches of 4
+        served.append([v // 10 for b in batches for v in b])
+        said.append(loader.row_indices().tolist())
+    assert [len(s) for s in served] == [14, 13]
+    assert served == said  # row_indices() names exactly the rows each rank served, in order
+    assert sorted(served[0] + served[1]) == list(range(27))  # every row once, none twice
+
+
+def test_the_built_in_data_shards_test_and_predict_without_padding():
+    from types import SimpleNamespace
+
+    from lightkit.components.sklearn_data import SklearnDataModule
+
+    shares = {}
+    for rank in range(2):
+        data = SklearnDataModule(dataset="wine", test_fraction=0.15)
+        data.trainer = SimpleNamespace(global_rank=rank, world_size=2, current_epoch=0)
+        data.setup("fit")
+        data.setup("test")
+        data.setup("predict")
+        shares[rank] = {
+            split: (loader.rows_per_rank, loader.pad)
+            for split, loader in (("train", data.train_dataloader()), ("test", data.test_dataloader()),
+                                  ("predict", data.predict_dataloader()))
+        }  # fmt: skip
+    test_rows = len(data._splits["test"]["x"])
+    assert test_rows % 2 == 1  # an odd split, so padding would show
+    assert shares[0]["test"][0] + shares[1]["test"][0] == test_rows
+    assert shares[0]["train"] == shares[1]["train"] and shares[0]["train"][1] is True
+    assert shares[0]["predict"][1] is shares[0]["test"][1] is False
+
+
 def _val_metrics_of(ckpt: Path) -> tuple[float, float]:
     """Accuracy and loss of a checkpoint on the whole validation split, in this process."""
     from lightkit.checkpoints import load_checkpoint
@@ -160,21 +201,6 @@ def _ddp_predict(workdir: Path, run: str, output: str, pythonpath: str = "") -> 
     )  # fmt: skip
 
 
-# The built-in data modules serve batches through TensorBatchLoader. Its predict loader is built
-# with rank=global_rank but world_size=1 (lightkit/data/in_memory.py), which raises on rank 1, and
-# its test loader pads by wrapping around. TabularMLP's epoch loss is each rank's mean, then the
-# mean of those (sync_dist), which weighs rows unequally when the ranks' shares differ (14 and 13
-# of 27). The two tests below pass once lightkit/data shards predict and test without padding
-# (with row_indices() for PredictionWriter) and TabularMLP sums loss and rows over the ranks
-# before it divides: see the issue #19 report.
-NEEDS_DATA_PATCH = pytest.mark.xfail(
-    strict=True,
-    reason="lightkit/data/in_memory.py: the predict loader gives rank 1 world_size=1 (ValueError) and "
-    "test batches are padded; TabularMLP averages the ranks' mean losses (issue #19)",
-)
-
-
-@NEEDS_DATA_PATCH
 @pytest.mark.slow
 def test_ddp_predict_writes_the_single_process_rows_once_in_input_order(lightkit, workdir: Path):
     fit = lightkit(
@@ -222,7 +248,6 @@ def _test_metrics(stdout: str) -> dict[str, float]:
     return found
 
 
-@NEEDS_DATA_PATCH
 @pytest.mark.slow
 def test_ddp_test_metrics_equal_the_single_process_figures(lightkit, workdir: Path):
     # 27 test rows: 14 and 13 on the two ranks, so padding or an unweighted mean would show
@@ -284,6 +309,16 @@ def test_more_cpu_processes_than_cores_warn_or_are_refused(monkeypatch):
     assert ranks.check_cpu_processes({"accelerator": "cpu", "devices": 2}) is None
 
 
+def test_several_nodes_without_a_way_to_find_them_are_refused():
+    from lightkit.errors import UsageError
+    from lightkit.training.ranks import check_num_nodes
+
+    with pytest.raises(UsageError, match="--trainer.num_nodes is 2 .* started alone"):
+        check_num_nodes({"num_nodes": 2}, environ={})
+    check_num_nodes({"num_nodes": 1}, environ={})  # one node: nothing to find
+    check_num_nodes({"num_nodes": 2}, environ={"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"})
+
+
 def test_cpu_cores_respect_the_affinity_mask():
     from lightkit.training.ranks import cpu_cores
 
@@ -325,14 +360,14 @@ def _wait_for_group(pgid: int, limit_s: float) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("dead", [1, 0])
 def test_a_rank_that_dies_is_named_by_the_ranks_that_stop(workdir: Path, dead: int):
-    # rank 1 is a child of rank 0 (Lightning's launcher); when rank 0 dies, rank 1 is left alone
+    # rank 1 is a child of rank 0 (Lightning's launcher); when rank 0 dies, rank 1 is left alone.
+    # lightkit adds RankWatch to every run: the names come without --trainer.callbacks+=
     import signal
     import socket
 
     (workdir / "lkt_die.py").write_text(DIE_ON_RANK)
     args = [
         "fit", "--config", str(CONFIGS / "wine_mlp.yaml"), "--trainer.max_epochs", "3", *DDP2,
-        "--trainer.callbacks+=lightkit.training.ranks.RankWatch",
         "--trainer.callbacks+=lkt_die.DieOnRank", "--trainer.callbacks.rank", str(dead),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(workdir), os.environ.get("PYTHONPATH", "")])}

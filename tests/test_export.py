@@ -572,6 +572,24 @@ def test_an_output_directory_that_is_not_an_export_is_refused(cli: Cli):
     assert _entries(foreign) == ["notes.txt"]
 
 
+def test_an_export_into_a_run_being_trained_is_refused_and_writes_nothing(cli: Cli):
+    from lightkit.runs.lock import lock_run
+
+    wine = cli.trained("wine", *CASES["wine"])
+    before = sorted(p.name for p in wine.iterdir())
+    training = lock_run(wine, "lightkit fit --ckpt_path last --run.name wine")  # as a running fit holds it
+    try:
+        result = cli("export", "--ckpt_path", str(wine), "--output", str(wine / "export-locked"))
+        assert result.code != 0
+        assert "error:" in result.err and "in use" in result.err and str(os.getpid()) in result.err, result.err
+        assert "Traceback" not in result.err
+        assert sorted(p.name for p in wine.iterdir()) == before  # nothing written into the run
+    finally:
+        training.release()
+    shared = cli("export", "--ckpt_path", str(wine), "--output", str(cli.root / "export-outside"))
+    assert shared.code == 0, shared.err[-3000:]  # outside the run: a shared lock, free now
+
+
 def test_check_data_replaces_the_validation_rows(cli: Cli):
     run = cli.trained("churn", *CASES["churn"])
     result = cli(

@@ -84,6 +84,18 @@ def test_predict_never_follows_a_symlink_out_of_the_run(lightkit, run: Path, wor
     assert _files(run, outside) == {k: v for k, v in before.items() if not k.endswith("predictions.csv")}
 
 
+def test_a_prediction_writer_of_the_users_own_is_guarded_too(lightkit, run: Path):
+    before = _files(run, Path("new.csv"))
+    writer = ["--trainer.callbacks+=PredictionWriter", "--trainer.callbacks.output_path", "new.csv"]
+    assert_clean(_predict(lightkit, *writer), 1, "PredictionWriter's output_path 'new.csv'", "--data.path")
+    assert _files(run, Path("new.csv")) == before
+    writer[-1] = "mine.csv"  # a path it may write: the user's writer writes it, and nothing else does
+    result = _predict(lightkit, *writer)
+    assert result.code == 0, result.err
+    assert Path("mine.csv").read_text().startswith("customer_id,")
+    assert not (run / "predictions.csv").exists()
+
+
 def test_predict_writes_beside_its_inputs(lightkit, run: Path):
     """The guard refuses only what it must: a new file in the run is written."""
     before = _files(run / "checkpoints", run / "config.yaml", Path("new.csv"))

@@ -66,6 +66,13 @@ from lightkit.runs.layout import check_run_name
 from lightkit.runs.lock import RunLock, lock_run
 from lightkit.tracking import add_tracking_arguments, tracking_extras
 from lightkit.training.checkpoint_io import AtomicCheckpointIO
+from lightkit.training.ranks import (
+    RankWatch,
+    check_cpu_processes,
+    check_num_nodes,
+    global_rank,
+    shared_run_name,
+)
 from lightkit.training.recorder import RunRecorder
 from lightkit.training.run_setup import fit_setup, progress_callbacks
 from lightkit.training.termination import SIGINT_EXIT_CODE, SaveOnTerminate
@@ -460,11 +467,16 @@ class LightkitCLI(LightningCLI):
             return trainer
         extra = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
         config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+        check_cpu_processes(config)  # before Lightning starts a process: --trainer.devices 7 on 2 cores
+        check_num_nodes(config)  # num_nodes 2 resumed on one machine would wait for a node that never comes
         if self.subcommand == "fit":
             self._fit_setup(config)
         else:
             self._evaluation_setup(config)
         progress_callbacks(config)
+        callbacks = list(config.get("callbacks") or [])
+        if not any(isinstance(c, RankWatch) for c in callbacks):
+            config["callbacks"] = [*callbacks, RankWatch()]  # a rank that dies is named by the others
         return self._instantiate_trainer(config, extra)
 
     def _command(self) -> str:
@@ -495,13 +507,19 @@ class LightkitCLI(LightningCLI):
         shared = os.environ.get(_RUN_DIR_ENV)
         if shared and os.environ.get("LOCAL_RANK", "0") != "0":
             return Path(shared)  # a rank that Lightning's launcher started from rank 0's command
-        if resuming and options.name:
-            run_dir = root / check_run_name(options.name)  # as written, and never a path
+        model_cfg, data_cfg = self._get(self.config, "model"), self._get(self.config, "data")
+        model = _short(model_cfg.get("class_path") if isinstance(model_cfg, Namespace) else self.model_class)
+        data = _short(data_cfg.get("class_path") if isinstance(data_cfg, Namespace) else self.datamodule_class)
+        # ranks started separately (torchrun, srun, by hand) name the run alike: --run.name, or the job's id
+        name = options.name or shared_run_name(model, data)
+        if name and global_rank() != 0:
+            # rank 0 creates, locks and writes the run directory; this rank writes nothing there
+            # (ModelCheckpoint takes rank 0's directory by broadcast)
+            return root / check_run_name(name)
+        if resuming and name:
+            run_dir = root / check_run_name(name)  # as written, and never a path
         else:
-            model_cfg, data_cfg = self._get(self.config, "model"), self._get(self.config, "data")
-            model = _short(model_cfg.get("class_path") if isinstance(model_cfg, Namespace) else self.model_class)
-            data = _short(data_cfg.get("class_path") if isinstance(data_cfg, Namespace) else self.datamodule_class)
-            run_dir = new_run_dir(root, options.name, model, data)
+            run_dir = new_run_dir(root, name, model, data)
         os.environ[_RUN_DIR_ENV] = str(run_dir)  # the launcher copies the environment into the ranks
         return run_dir
 
@@ -542,12 +560,18 @@ class LightkitCLI(LightningCLI):
         config.setdefault("enable_checkpointing", False)
         if config.get("enable_checkpointing") is None:
             config["enable_checkpointing"] = False
+        callbacks: list[Callback] = list(config.get("callbacks") or [])
+        writers = [c for c in callbacks if isinstance(c, PredictionWriter)]  # the user's own, if any
         output = None
         if self.subcommand == "predict":  # refused before anything is written (lightkit.files)
-            output = options.output or str((self.run_dir or Path(".")) / "predictions.csv")
             inputs = command_inputs(self.subcommand_config(), self._argv)
-            flag = "--run.output" if options.output else "the prediction file (--run.output's default)"
-            check_output(output, flag, inputs, run_dir=self.run_dir)
+            for writer in writers:
+                output = writer.output_path or "predictions.csv"
+                check_output(output, "PredictionWriter's output_path", inputs, run_dir=self.run_dir)
+            if not writers:
+                output = options.output or str((self.run_dir or Path(".")) / "predictions.csv")
+                flag = "--run.output" if options.output else "the prediction file (--run.output's default)"
+                check_output(output, flag, inputs, run_dir=self.run_dir)
         if self.run_dir is not None:
             config["default_root_dir"] = str(self.run_dir)
             into_run = output is not None and _is_under(Path(output), self.run_dir)
@@ -556,8 +580,7 @@ class LightkitCLI(LightningCLI):
             # the checkpoint was read once already (for its config); the trainer gets that copy
             preloaded = self._opened.checkpoint if self._opened is not None else None
             config["plugins"] = [AtomicCheckpointIO(preloaded={str(ckpt): preloaded} if preloaded else None)]
-        callbacks: list[Callback] = list(config.get("callbacks") or [])
-        if output is not None and not any(isinstance(c, PredictionWriter) for c in callbacks):
+        if output is not None and not writers:
             callbacks.append(PredictionWriter(output))
         config["callbacks"] = callbacks
 

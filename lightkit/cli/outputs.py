@@ -32,7 +32,9 @@ def _is_file(text: str) -> bool:
 
 
 def command_inputs(
-    config: Any, argv: list[str] | None, skip: tuple[str, ...] = ("run.output",)
+    config: Any,
+    argv: list[str] | None,
+    skip: tuple[str, ...] = ("run.output", "trainer.callbacks.output_path"),  # PredictionWriter's
 ) -> dict[str, str]:
     """The files a command reads: path -> where it came from (``--data.path``, ``--config``).
 

@@ -218,14 +218,26 @@ class TabularMLP(pl.LightningModule):
 
     def _log_epoch(self, stage: str, metrics: torchmetrics.MetricCollection, prog_bar: bool) -> None:
         epoch = self._epochs[stage]
-        if epoch.rows:
-            # the rows-weighted mean Lightning's on_epoch logging computes, under the same names
+        loss, rows = epoch.loss, epoch.rows
+        if self.trainer.world_size > 1:
+            # The mean over every rank's rows: loss sums and row counts summed across the ranks,
+            # then divided (the ranks' test shares differ by a row; a mean of means would weigh
+            # their rows unequally). Every rank takes part, even one that saw no rows.
+            totals = torch.stack([loss.float() if loss is not None else self._zero(), self._zero() + rows])
+            totals = self.trainer.strategy.reduce(totals, reduce_op="sum")
+            loss, rows = totals[0], int(totals[1].item())
+        if rows:
+            # the rows-weighted mean Lightning's on_epoch logging computes, under the same names;
+            # sync_dist: it is the same figure on every rank now, and Lightning then knows it is synced
             name = "train_loss_epoch" if stage == "train" else f"{stage}_loss"
-            self.log(name, epoch.loss / epoch.rows, prog_bar=True, batch_size=1, sync_dist=True)
+            self.log(name, loss / rows, prog_bar=True, batch_size=1, sync_dist=True)
         if epoch.predictions:
             metrics.update(torch.cat(epoch.predictions), torch.cat(epoch.targets))
         epoch.reset()
         self._log_epoch_metrics(metrics, prog_bar=prog_bar or stage != "train")
+
+    def _zero(self) -> Tensor:
+        return torch.zeros((), device=self.device)
 
     def _log_epoch_metrics(self, metrics: torchmetrics.MetricCollection, prog_bar: bool) -> None:
         # Metrics are computed and logged once per epoch: logging a MetricCollection every step

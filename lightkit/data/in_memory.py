@@ -66,7 +66,10 @@ class InMemoryDataModule(pl.LightningDataModule):
             seed=self.seed,
             epoch_fn=(lambda: trainer.current_epoch) if trainer is not None else None,
             rank=rank,
-            world_size=world if split != "predict" else 1,
+            world_size=world,
+            # training ranks must step together (padded, as DistributedSampler does); test and
+            # predict rows are each served once, so that no row is counted or written twice
+            pad=split in ("train", "val"),
         )
 
     def train_dataloader(self) -> TensorBatchLoader:

@@ -5,7 +5,10 @@ per-row work: one permutation per epoch, then each batch is a single ``index_sel
 where the DataLoader calls ``__getitem__`` once per row and collates the rows back into a batch.
 Without shuffling (validation, test, predict) batches are slices: views of the tensors, no copy.
 It is rank-aware: under DDP each process gets its own equal-sized shard, the way
-``DistributedSampler`` pads and splits. Timings against the DataLoader are in docs/benchmarks.md.
+``DistributedSampler`` pads and splits; or, with ``pad=False`` (test and predict, where a
+duplicated row would count twice), rows ``rank, rank + world_size, ...`` and no row twice, with
+:meth:`TensorBatchLoader.row_indices` saying which. Timings against the DataLoader are in
+docs/benchmarks.md.
 
 Use it in any ``LightningDataModule`` (or use :class:`~lightkit.data.in_memory.InMemoryDataModule`,
 which does this for you)::
@@ -50,6 +53,9 @@ class TensorBatchLoader:
         epoch_fn: Returns the current epoch; by default the loader counts its own iterations.
         rank: This process's rank under data parallelism.
         world_size: Number of processes sharing the data.
+        pad: Under data parallelism, wrap around so that every rank gets as many rows (as
+            ``DistributedSampler`` does: the ranks step together in training). Without it, each
+            row goes to exactly one rank and the ranks' shares differ by at most one row.
     """
 
     def __init__(
@@ -62,6 +68,7 @@ class TensorBatchLoader:
         epoch_fn: Callable[[], int] | None = None,
         rank: int = 0,
         world_size: int = 1,
+        pad: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -79,11 +86,16 @@ class TensorBatchLoader:
         self.epoch_fn = epoch_fn
         self.rank = rank
         self.world_size = world_size
+        self.pad = pad
         self._iterations = 0
+        self._iterated = False
+        self._served: Tensor | None = None  # the last epoch's _indices(); None: all rows in order
 
     @property
     def rows_per_rank(self) -> int:
-        """Rows each process sees in one epoch (padded so that every rank gets as many)."""
+        """Rows this process sees in one epoch (with ``pad``, every rank gets as many)."""
+        if not self.pad:
+            return len(range(self.rank, self.num_rows, self.world_size))
         return math.ceil(self.num_rows / self.world_size) if self.num_rows else 0
 
     def __len__(self) -> int:
@@ -100,6 +112,8 @@ class TensorBatchLoader:
             order = torch.randperm(self.num_rows, generator=generator)
         else:
             order = torch.arange(self.num_rows)
+        if self.world_size > 1 and not self.pad:
+            return order[self.rank :: self.world_size]
         if self.world_size > 1:
             total = self.rows_per_rank * self.world_size
             if total > self.num_rows:  # pad by wrapping around, as DistributedSampler does
@@ -107,8 +121,18 @@ class TensorBatchLoader:
             order = order[self.rank : total : self.world_size]
         return order
 
+    def row_indices(self) -> Tensor:
+        """The input rows of this rank's last epoch, in the order served (the coming one before any).
+
+        :class:`~lightkit.components.prediction_writer.PredictionWriter` puts the ranks'
+        predictions back in input order with it.
+        """
+        indices = self._served if self._iterated else self._indices()
+        return torch.arange(self.rows_per_rank) if indices is None else indices
+
     def __iter__(self) -> Iterator[dict[str, Tensor]]:
         indices = self._indices()
+        self._served, self._iterated = indices, True
         self._iterations += 1
         rows = self.rows_per_rank
         for batch in range(len(self)):

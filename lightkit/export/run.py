@@ -17,6 +17,8 @@ import platform
 import secrets
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -29,6 +31,7 @@ from lightkit.export.runtime import MODEL_FILE, PREPROCESS_FILE
 from lightkit.export.spec import dumps
 from lightkit.files import check_output
 from lightkit.runs import RUNS_ROOT
+from lightkit.runs.lock import lock_run
 
 __all__ = ["EXPORT_FILE", "EXPORT_FORMAT", "ExportResult", "export_run", "require_extra"]
 
@@ -192,12 +195,6 @@ def export_run(
             nothing is left in ``output`` then.
     """
     require_extra()
-    import onnxruntime as ort
-
-    from lightkit.export.hooks import export_spec
-    from lightkit.export.onnx_export import export_onnx
-    from lightkit.export.parity import PROVIDER, checkpoint_predictions, compare
-    from lightkit.export.preprocess import Preprocess
     from lightkit.loading import load_run
 
     for flag, value in (("--atol", atol), ("--rtol", rtol)):
@@ -214,6 +211,45 @@ def export_run(
     _check_output(directory)
     inputs = {str(run.checkpoint_path): "--ckpt_path"}
     check_output(directory, "--output", inputs, run.run_dir, directory=True)  # lightkit.files
+    with _run_locked(run.run_dir, directory, ckpt_path):
+        return _export(run, directory, check_data, atol, rtol, exporter, opset)
+
+
+@contextmanager
+def _run_locked(run_dir: Path | None, directory: Path, ckpt_path: str | Path) -> Iterator[None]:
+    """The run's lock while exporting: exclusive when the export goes into the run, else shared.
+
+    As ``predict`` does: a run being trained cannot be written into, and is not read half-saved.
+    """
+    if run_dir is None:
+        yield
+        return
+    into_run = Path(os.path.abspath(directory)).is_relative_to(os.path.abspath(run_dir))
+    lock = lock_run(run_dir, f"lightkit export --ckpt_path {ckpt_path}", shared=not into_run)
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _export(
+    run: Any,
+    directory: Path,
+    check_data: str | Path | None,
+    atol: float,
+    rtol: float,
+    exporter: str,
+    opset: int | None,
+) -> ExportResult:
+    """Export the loaded ``run`` into ``directory``: :func:`export_run`'s work, under the run's lock."""
+    import onnxruntime as ort
+
+    from lightkit.export.hooks import export_spec
+    from lightkit.export.onnx_export import export_onnx
+    from lightkit.export.parity import PROVIDER, checkpoint_predictions, compare
+    from lightkit.export.preprocess import Preprocess
+
     spec = export_spec(run.datamodule, run.model)
     preprocess = Preprocess(spec)
     frame, source = _check_frame(run.datamodule, preprocess, check_data)

@@ -38,6 +38,7 @@ from lightkit.errors import LightkitError, UsageError
 __all__ = [
     "RankWatch",
     "check_cpu_processes",
+    "check_num_nodes",
     "cpu_cores",
     "cpu_processes",
     "global_rank",
@@ -135,6 +136,47 @@ def check_cpu_processes(trainer_config: dict[str, Any], refuse: bool = False) ->
         )
     warnings.warn(message, UserWarning, stacklevel=2)
     return message
+
+
+def check_num_nodes(trainer_config: dict[str, Any], environ: Mapping[str, str] | None = None) -> None:
+    """Refuse ``num_nodes > 1`` in a process that nothing tells where the other nodes are.
+
+    Such a process would wait in ``init_process_group`` for nodes that never come, for as long as
+    the backend's timeout (30 minutes for gloo). It happens when a run trained on several nodes is
+    resumed or evaluated on one machine: ``num_nodes`` comes back with the run's config. The other
+    nodes are found through ``MASTER_PORT`` (with ``MASTER_ADDR`` and ``NODE_RANK``, by hand or by
+    a launcher), or a cluster Lightning detects (torchrun, SLURM, LSF, MPI), or a cluster
+    environment in ``plugins``.
+
+    Raises:
+        UsageError: ``num_nodes`` is above 1 and none of these is there.
+    """
+    from lightning.fabric.plugins.environments import (
+        ClusterEnvironment,
+        LSFEnvironment,
+        MPIEnvironment,
+        SLURMEnvironment,
+        TorchElasticEnvironment,
+    )
+
+    nodes = trainer_config.get("num_nodes", 1)
+    if not isinstance(nodes, int) or nodes <= 1:
+        return
+    env = os.environ if environ is None else environ
+    plugins = trainer_config.get("plugins") or []
+    plugins = plugins if isinstance(plugins, (list, tuple)) else [plugins]
+    if "MASTER_PORT" in env or any(isinstance(p, ClusterEnvironment) for p in plugins):
+        return
+    clusters = (TorchElasticEnvironment, SLURMEnvironment, LSFEnvironment, MPIEnvironment)
+    if environ is None and any(cluster.detect() for cluster in clusters):  # they read os.environ
+        return
+    raise UsageError(
+        f"--trainer.num_nodes is {nodes} (from the config or the checkpoint's run), but this process was "
+        "started alone: nothing says where the other nodes are (no MASTER_PORT, torchrun, SLURM or LSF), "
+        "and it would wait for them until the backend's timeout",
+        "start every node as docs/distributed.md shows, or pass --trainer.num_nodes 1 to run on this "
+        "machine only.",
+    )
 
 
 def _count(value: str | None) -> int:
