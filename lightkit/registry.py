@@ -92,27 +92,33 @@ def _natural_key(text: str) -> list[Any]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
 
 
-def _describe(dist: Any, seen: dict[int, tuple[str, str]]) -> tuple[str, str]:
-    """``(name, version)`` of a distribution, read once per distribution.
+def name_and_version(dist: Any) -> tuple[str, str]:
+    """``(name, version)`` of an ``importlib.metadata`` distribution, ``"?"`` where it has none.
 
     ``Name`` and ``Version`` head every METADATA file (core metadata spec), so they are read from
-    its header lines; the full e-mail-style parse is the fallback.
+    its header lines, much faster than ``dist.metadata``'s full e-mail-style parse, which is the
+    fallback. Used by discovery and by the help cache's fingerprint of the environment.
     """
+    found: dict[str, str] = {}
+    for line in (dist.read_text("METADATA") or dist.read_text("PKG-INFO") or "").splitlines():
+        if not line.strip():
+            break
+        field, _, value = line.partition(":")
+        if field in ("Name", "Version") and field not in found:
+            found[field] = value.strip()
+    if len(found) < 2:
+        meta = dist.metadata
+        found = {"Name": (meta and meta["Name"]) or "?", "Version": (meta and meta["Version"]) or "?"}
+    return found["Name"], found["Version"]
+
+
+def _describe(dist: Any, seen: dict[int, tuple[str, str]]) -> tuple[str, str]:
+    """``(name, version)`` of a distribution, read once per distribution."""
     if dist is None:
         return "?", "?"
     key = id(dist)
     if key not in seen:
-        found: dict[str, str] = {}
-        for line in (dist.read_text("METADATA") or dist.read_text("PKG-INFO") or "").splitlines():
-            if not line.strip():
-                break
-            field, _, value = line.partition(":")
-            if field in ("Name", "Version") and field not in found:
-                found[field] = value.strip()
-        if len(found) < 2:
-            meta = dist.metadata
-            found = {"Name": meta["Name"] or "?", "Version": meta["Version"] or "?"}
-        seen[key] = (found["Name"], found["Version"])
+        seen[key] = name_and_version(dist)
     return seen[key]
 
 

@@ -185,6 +185,10 @@ def oversized(base: str, size: int) -> int:
         conn.close()
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def serve_process(
     runs: Path, *args: str, env: dict[str, str] | None = None
@@ -200,6 +204,9 @@ def serve_process(
             stderr=err,
             env={**os.environ, **(env or {})},
             start_new_session=True,  # its own process group, as a terminal gives it: Ctrl-C reaches them all
+            # Ctrl-C as a terminal delivers it: a test run started in the background of a
+            # non-interactive shell (`pytest &`) inherits SIGINT ignored, and so would the server
+            preexec_fn=_default_sigint,
         )
     try:
         yield f"http://127.0.0.1:{port}", process, log
@@ -490,14 +497,14 @@ def test_a_data_module_without_the_hook_fails_at_start_up_naming_it(runs: Path, 
         ),
         (
             ("--ckpt_path", "best", "--max_request_size", "lots"),
-            "error: lightkit serve: argument --max_request_size",
+            "error: argument --max_request_size",
         ),
         (
             (
                 "--port",
                 "9000",
             ),
-            "error: lightkit serve: the following arguments are required: --ckpt_path",
+            "error: the following arguments are required: --ckpt_path (lightkit serve)",
         ),
     ],
 )

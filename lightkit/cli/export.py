@@ -15,8 +15,9 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from lightkit.cli.command_parser import CommandParser
 from lightkit.errors import DataError, UsageError
 from lightkit.runs import CHECKPOINTS_DIR, RUNS_ROOT
 
@@ -43,15 +44,8 @@ neither torch nor Lightning.
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises :class:`UsageError` instead of printing usage and exiting."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} ({self.prog})", f"see `{self.prog} --help`.")
-
-
-def _export_parser() -> _Parser:
-    parser = _Parser(
+def _export_parser() -> CommandParser:
+    parser = CommandParser(
         prog="lightkit export",
         description="Export a trained run to ONNX with its preprocessing, checked for parity.",
         epilog=_EXPORT_EPILOG,
@@ -164,8 +158,8 @@ def _spec_summary(directory: Path) -> str:
 
 
 # -- lightkit predict --model_file ---------------------------------------------------------------------
-def _predict_parser() -> _Parser:
-    parser = _Parser(
+def _predict_parser() -> CommandParser:
+    parser = CommandParser(
         prog="lightkit predict --model_file",
         usage="lightkit predict --model_file MODEL --data.path CSV [--run.output CSV]\n"
         "                        [--data.delimiter D] [--data.id_column NAME]",

@@ -161,18 +161,6 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _header(dist: Any) -> tuple[str, str]:
-    """``Name`` and ``Version`` from the head of a distribution's METADATA."""
-    found: dict[str, str] = {}
-    for line in (dist.read_text("METADATA") or dist.read_text("PKG-INFO") or "").splitlines():
-        if not line.strip():
-            break
-        field, _, value = line.partition(":")
-        if field in ("Name", "Version") and field not in found:
-            found[field] = value.strip()
-    return found.get("Name", "?"), found.get("Version", "?")
-
-
 def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -185,11 +173,13 @@ def _distributions(path: list[str] | None = None) -> tuple[list[list[str]], list
     """
     from importlib.metadata import distributions
 
+    from lightkit.registry import name_and_version
+
     seen: set[str] = set()
     described: list[list[str]] = []
     modules: list[str] = []
     for dist in distributions(path=list(sys.path if path is None else path)):
-        name, version = _header(dist)
+        name, version = name_and_version(dist)
         key = _normalise(name)
         if key in seen:
             continue

@@ -49,8 +49,8 @@ from lightkit.cli.argv import (
 from lightkit.cli.config_errors import translate_argument_error
 from lightkit.cli.options import RunOptions
 from lightkit.cli.outputs import command_inputs
-from lightkit.cli.printing import highlighted_print_config, inline, print_table
 from lightkit.cli.print_config_help import describe_print_config
+from lightkit.cli.printing import highlighted_print_config, inline, print_table
 from lightkit.cli.shortnames import check_selected, install_resolver
 from lightkit.components.prediction_writer import PredictionWriter
 from lightkit.config_yaml import CONFIG_SECTIONS, check_config_files

@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 from lightkit import registry
+from lightkit.cli.command_parser import CommandParser
 from lightkit.errors import PluginBroken, PluginError, PluginNotFound, UsageError
 from lightkit.registry import KINDS, Plugin
 
@@ -26,16 +27,9 @@ _USAGE: dict[str, str] = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises :class:`UsageError` instead of printing usage and exiting."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (lightkit {self.prog.split(' ', 1)[-1]})", f"see `{self.prog} --help`.")
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="lightkit plugins", description="List, inspect and check the installed plugins.")
-    sub = parser.add_subparsers(dest="action", metavar="{list,show,check}", parser_class=_Parser)
+    parser = CommandParser(prog="lightkit plugins", description="List, inspect and check the installed plugins.")
+    sub = parser.add_subparsers(dest="action", metavar="{list,show,check}", parser_class=CommandParser)
     listing = sub.add_parser("list", help="Table of every registered plugin; imports none of them.")
     listing.add_argument("--kind", choices=list(KINDS), help="Only plugins of this kind.")
     listing.add_argument("--json", action="store_true", help="JSON for scripts instead of a table.")

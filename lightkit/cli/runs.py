@@ -16,8 +16,9 @@ import sys
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from lightkit.cli.command_parser import CommandParser
 from lightkit.errors import UsageError
 from lightkit.registry import did_you_mean
 from lightkit.runs import (
@@ -50,11 +51,6 @@ def _resolve_run(value: str, root: str) -> Path:
 
 
 # -- output ----------------------------------------------------------------------------------------
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises :class:`UsageError` instead of printing usage and exiting."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} ({self.prog})", f"see `{self.prog} --help`.")
 
 
 def _print(*renderables: Any) -> None:
@@ -315,10 +311,10 @@ def _plot(values: list[str], metric: str, root: str, output: str | None) -> int:
 
 # -- command line ----------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = CommandParser(
         prog="lightkit runs", description="List, show and plot run directories (reads files only)."
     )
-    sub = parser.add_subparsers(dest="action", metavar="{list,show,plot}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="action", metavar="{list,show,plot}", parser_class=CommandParser)
     listing = sub.add_parser("list", help="Table of runs: model, data, start, duration, state, best metric.")
     listing.add_argument("dir", nargs="?", default=RUNS_ROOT, help="Directory that holds run directories.")
     listing.add_argument("--json", action="store_true", help="JSON for scripts instead of a table.")

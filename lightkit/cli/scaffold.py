@@ -15,8 +15,8 @@ import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
+from lightkit.cli.command_parser import CommandParser
 from lightkit.errors import UsageError
 
 __all__ = ["PluginNames", "create_plugin", "main", "plugin_names"]
@@ -137,15 +137,8 @@ def create_plugin(name: str, parent: str | Path = ".") -> tuple[PluginNames, Pat
     return names, target, written
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises :class:`UsageError` instead of printing usage and exiting."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (lightkit new-plugin)", "see `lightkit new-plugin --help`.")
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = CommandParser(
         prog="lightkit new-plugin",
         description="Create a pip-installable plugin package: a model, a data module and a callback "
         "registered as entry points, tests that run the conformance kit (lightkit.testing), and a README.",

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 from importlib.util import find_spec
-from typing import NoReturn
 
+from lightkit.cli.command_parser import CommandParser
 from lightkit.errors import UsageError
 from lightkit.runs import RUNS_ROOT
 
@@ -38,11 +38,6 @@ Needs LitServe: pip install 'lightkit[serve]'. See docs/serving.md.
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"lightkit serve: {message}", "see `lightkit serve --help`.")
-
-
 def _size(text: str) -> int:
     """``4194304``, ``512KB``, ``4MB``, ``1GB`` -> bytes."""
     units = {"KB": 1024, "MB": 1024**2, "GB": 1024**3, "B": 1}
@@ -56,7 +51,7 @@ def _size(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = CommandParser(
         prog="lightkit serve",
         description=_DESCRIPTION,
         epilog=_EPILOG,

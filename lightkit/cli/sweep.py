@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from lightkit.cli.command_parser import CommandParser
 from lightkit.errors import ConfigError, LightkitError, UsageError
 from lightkit.runs.layout import RUNS_ROOT
 
@@ -42,13 +43,8 @@ See docs/sweeps.md for the sweep file format.
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"lightkit sweep: {message}", "see `lightkit sweep --help`.")
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = CommandParser(
         prog="lightkit sweep",
         description=_DESCRIPTION,
         epilog=_EPILOG,

@@ -118,10 +118,20 @@ def read_state(run_dir: Path) -> dict[str, Any]:
 
 
 def pid_alive(pid: Any) -> bool:
+    """Whether process ``pid`` runs on this host (in this PID namespace).
+
+    A zombie (exited, not yet reaped by its parent) does not; one that is not ours to signal does.
+    """
     try:
         os.kill(int(pid), 0)
-    except (OSError, ValueError, TypeError):
+    except PermissionError:
+        return True
+    except (OSError, ValueError, TypeError, OverflowError):
         return False
-    return True
+    try:
+        state = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill(pid, 0) is all there is
+    return state not in ("Z", "X")
 
 

@@ -32,6 +32,7 @@ from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
 
 from lightkit.errors import ConfigError, UsageError
+from lightkit.runs.record import pid_alive
 from lightkit.sweep.space import SweepSpec
 from lightkit.sweep.storage import Store
 
@@ -207,16 +208,6 @@ def worker_identity() -> dict[str, Any]:
     return identity
 
 
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _gone_here(trial: FrozenTrial, busy: set[int]) -> str | None:
     """Why the trial's worker is known to be dead, when it ran in this host's PID namespace."""
     worker = trial.user_attrs.get(WORKER_ATTR)
@@ -230,7 +221,7 @@ def _gone_here(trial: FrozenTrial, busy: set[int]) -> str | None:
     gone = f"process {pid} on {worker['host']} is gone"
     if pid == os.getpid():
         return gone if trial.number not in busy else None
-    return None if _process_exists(pid) else gone
+    return None if pid_alive(pid) else gone
 
 
 def queue_retry(study: optuna.Study, trial: FrozenTrial) -> int | None:

@@ -34,6 +34,7 @@ from typing import Any
 import lightning.pytorch as pl
 
 from lightkit.errors import LightkitError, UsageError
+from lightkit.runs.record import pid_alive
 
 __all__ = [
     "RankWatch",
@@ -245,21 +246,6 @@ def shared_run_name(model: str, data: str, environ: Mapping[str, str] | None = N
     return f"{model}-{data}-{safe}"
 
 
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` (on this host) is running: a zombie, exited but not reaped, is not."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
-
-
 class RankWatch(pl.Callback):
     """Names the rank that died when a collective fails because a peer went away.
 
@@ -289,7 +275,7 @@ class RankWatch(pl.Callback):
         """
         host = socket.gethostname()
         local = [(r, h, p) for r, h, p in self.peers if r != me and h == host]
-        dead = [f"rank {r} (pid {p} on {h})" for r, h, p in local if not _alive(p)]
+        dead = [f"rank {r} (pid {p} on {h})" for r, h, p in local if not pid_alive(p)]
         if dead or not remote:
             return dead
         return [f"rank {r} on {h}" for r, h, p in self.peers if r != me and h != host]
