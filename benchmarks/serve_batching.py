@@ -11,6 +11,9 @@ requests in all (after a warm-up), and every answer is checked (status 200, one 
 prints requests/s, p50 and p99 latency and failures per batch size, and the throughput ratio of
 each batch size to the first. The clients run on the same machine as the server, so on a small
 machine they compete with it for the CPU: compare ratios, not absolute figures, across machines.
+So it also prints the CPU time per request of the server's processes (HTTP servers, inference
+worker, LitServe's manager, from psutil) and of the clients (this process): what each request
+costs the server, whatever the machine, and how much of the machine the clients took.
 """
 
 from __future__ import annotations
@@ -125,6 +128,21 @@ def _load(port: int, requests: int, clients: int) -> dict[str, float]:
     }
 
 
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and all its descendants."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def measure(ckpt: Path, batch_size: int, args: argparse.Namespace) -> dict[str, float]:
     """Serve ``ckpt`` with ``--max_batch_size batch_size`` and load it."""
     port = _free_port()
@@ -140,7 +158,12 @@ def measure(ckpt: Path, batch_size: int, args: argparse.Namespace) -> dict[str, 
     try:
         _wait_healthy(port, process)
         _load(port, args.warmup, min(args.clients, args.warmup))
-        return _load(port, args.requests, args.clients)
+        server_cpu, client_cpu = _tree_cpu_s(process.pid), time.process_time()
+        result = _load(port, args.requests, args.clients)
+        server_cpu, client_cpu = _tree_cpu_s(process.pid) - server_cpu, time.process_time() - client_cpu
+        result["server_cpu_ms_per_request"] = 1000 * server_cpu / result["requests"]
+        result["client_cpu_ms_per_request"] = 1000 * client_cpu / result["requests"]
+        return result
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -174,15 +197,20 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lightkit-serve-bench-") as tmp:
         ckpt = args.ckpt_path or _train(Path(tmp))
         results = {size: measure(ckpt, size, args) for size in sizes}
-    base = results[sizes[0]]["requests_per_s"]
+    base = results[sizes[0]]
     print(f"lightkit serve, {args.requests} one-row requests from {args.clients} clients on loopback "
-          f"({os.cpu_count()} CPUs, accelerator {args.accelerator})")  # fmt: skip
-    print(f"{'max_batch_size':>14} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'ratio':>6}")
+          f"({os.cpu_count()} CPUs, accelerator {args.accelerator}, {args.api_servers} HTTP servers)")  # fmt: skip
+    print(
+        f"{'max_batch_size':>14} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'ratio':>6}"
+        f" {'server CPU ms/req':>18} {'ratio':>6} {'client CPU ms/req':>18}"
+    )
     for size, r in results.items():
-        ratio = r["requests_per_s"] / base
+        ratio = r["requests_per_s"] / base["requests_per_s"]
+        cpu_ratio = base["server_cpu_ms_per_request"] / r["server_cpu_ms_per_request"]
         print(
             f"{size:>14} {r['requests_per_s']:>11.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
-            f"{r['failed']:>7} {ratio:>5.2f}x"
+            f"{r['failed']:>7} {ratio:>5.2f}x {r['server_cpu_ms_per_request']:>18.3f} {cpu_ratio:>5.2f}x"
+            f" {r['client_cpu_ms_per_request']:>18.3f}"
         )
         if r["first_failure"]:
             print(f"  first failure: {r['first_failure']}")
