@@ -319,6 +319,18 @@ def test_several_nodes_without_a_way_to_find_them_are_refused():
     check_num_nodes({"num_nodes": 2}, environ={"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"})
 
 
+@pytest.mark.slow
+def test_fit_warns_when_its_cpu_processes_outnumber_the_cores(workdir: Path):
+    # one core allowed (the affinity mask, as taskset -c 0 gives it), two DDP processes asked for
+    args = ["fit", "--config", str(CONFIGS / "wine_mlp.yaml"), *DDP2, "--trainer.fast_dev_run", "true"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "lightkit", *args], cwd=workdir, capture_output=True, text=True, timeout=600,
+        preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("--trainer.devices 2 starts 2 CPU processes on a machine with 1 core") == 1
+
+
 def test_cpu_cores_respect_the_affinity_mask():
     from lightkit.training.ranks import cpu_cores
 

@@ -467,7 +467,8 @@ class LightkitCLI(LightningCLI):
             return trainer
         extra = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
         config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
-        check_cpu_processes(config)  # before Lightning starts a process: --trainer.devices 7 on 2 cores
+        if global_rank() == 0:  # said once, before Lightning starts a process: --trainer.devices 7 on 2 cores
+            check_cpu_processes(config)
         check_num_nodes(config)  # num_nodes 2 resumed on one machine would wait for a node that never comes
         if self.subcommand == "fit":
             self._fit_setup(config)
