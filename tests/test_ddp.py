@@ -331,6 +331,28 @@ def test_fit_warns_when_its_cpu_processes_outnumber_the_cores(workdir: Path):
     assert proc.stderr.count("--trainer.devices 2 starts 2 CPU processes on a machine with 1 core") == 1
 
 
+@pytest.mark.parametrize(
+    ("config", "single"),
+    [
+        ({"accelerator": "cpu", "devices": 1}, True),
+        ({"accelerator": "cpu", "devices": "auto"}, True),
+        ({"accelerator": "gpu", "devices": [3]}, True),
+        ({"accelerator": "cpu", "devices": 2}, False),
+        ({"accelerator": "cpu", "devices": 1, "num_nodes": 2}, False),
+        ({"accelerator": "gpu", "devices": "auto"}, False),  # all the GPUs there are
+    ],
+)
+def test_a_single_process_run_is_told_from_a_distributed_one(config, single, monkeypatch):
+    from lightkit.training.ranks import single_process
+
+    for name in ("WORLD_SIZE", "MASTER_ADDR", "SLURM_NTASKS"):
+        monkeypatch.delenv(name, raising=False)
+    assert single_process(config) is single
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert single_process(config) is False  # ranks started by hand: several processes
+
+
 def test_cpu_cores_respect_the_affinity_mask():
     from lightkit.training.ranks import cpu_cores
 

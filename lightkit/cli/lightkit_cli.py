@@ -72,6 +72,7 @@ from lightkit.training.ranks import (
     check_num_nodes,
     global_rank,
     shared_run_name,
+    single_process,
 )
 from lightkit.training.recorder import RunRecorder
 from lightkit.training.run_setup import fit_setup, progress_callbacks
@@ -476,8 +477,10 @@ class LightkitCLI(LightningCLI):
             self._evaluation_setup(config)
         progress_callbacks(config)
         callbacks = list(config.get("callbacks") or [])
-        if not any(isinstance(c, RankWatch) for c in callbacks):
-            config["callbacks"] = [*callbacks, RankWatch()]  # a rank that dies is named by the others
+        # a rank that dies is named by the others; one process has no ranks to watch (and every
+        # callback costs each training step a few microseconds of Lightning's hook calls)
+        if not single_process(config) and not any(isinstance(c, RankWatch) for c in callbacks):
+            config["callbacks"] = [*callbacks, RankWatch()]
         return self._instantiate_trainer(config, extra)
 
     def _command(self) -> str:

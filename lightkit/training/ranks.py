@@ -45,6 +45,7 @@ __all__ = [
     "global_rank",
     "separate_ranks",
     "shared_run_name",
+    "single_process",
 ]
 
 #: seconds a failed rank waits for a peer on its host to be gone before it names the ranks elsewhere
@@ -106,6 +107,19 @@ def cpu_processes(trainer_config: dict[str, Any]) -> int | None:
         except ValueError:
             return None  # Lightning will say what is wrong with it
     return devices if isinstance(devices, int) and devices > 0 else None
+
+
+def single_process(trainer_config: dict[str, Any]) -> bool:
+    """Whether ``trainer_config`` runs in one process: one device, one node, no launcher's ranks.
+
+    ``devices="auto"`` on a machine with GPUs counts as several (it may be).
+    """
+    if separate_ranks() or trainer_config.get("num_nodes", 1) not in (1, None):
+        return False
+    devices = trainer_config.get("devices", "auto")
+    return devices in (1, "1") or (isinstance(devices, (list, tuple)) and len(devices) == 1) or (
+        cpu_processes(trainer_config) == 1
+    )
 
 
 def check_cpu_processes(trainer_config: dict[str, Any], refuse: bool = False) -> str | None:
