@@ -80,3 +80,17 @@ def test_the_environment_is_left_as_found(lightkit, workdir: Path):
     assert lightkit("fit", "--config", WINE, *TINY).code == 0
     leaked = {k for k in os.environ if k not in before and not k.startswith("PL_")}
     assert leaked == set()
+
+
+def test_lightkits_checkpoint_callbacks_keep_their_state_keys_and_compute_them_once():
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from lightkit.training.run_setup import BestCheckpoint, LastCheckpoint
+
+    best = BestCheckpoint(dirpath="runs/x/checkpoints", filename="best", monitor="val_loss", mode="min")
+    plain = ModelCheckpoint(dirpath="runs/x/checkpoints", filename="best", monitor="val_loss", mode="min")
+    # the keys callback states are saved under in every checkpoint: as written by earlier versions
+    same = plain.state_key.replace("ModelCheckpoint{", "BestCheckpoint{", 1)
+    assert best.state_key == f"lightkit-best{same}" != plain.state_key
+    assert LastCheckpoint("runs/x/checkpoints").state_key.startswith("lightkit-lastLastCheckpoint{")
+    assert best.__dict__["state_key"] == best.state_key  # cached: Lightning asks on every hook call

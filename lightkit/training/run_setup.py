@@ -19,6 +19,7 @@ elsewhere.
 from __future__ import annotations
 
 import sys
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,13 @@ class BestCheckpoint(ModelCheckpoint):
     settings without a clash of callback states.
     """
 
-    @property
+    @cached_property
     def state_key(self) -> str:
-        """Distinct from any plain ``ModelCheckpoint``'s."""
+        """Distinct from any plain ``ModelCheckpoint``'s.
+
+        Computed once: Lightning asks for it on every hook call (it names the profiler's section),
+        and ``ModelCheckpoint`` builds it from its settings each time, several times per step.
+        """
         return f"lightkit-best{super().state_key}"
 
 
@@ -72,9 +77,9 @@ class LastCheckpoint(ModelCheckpoint):
             enable_version_counter=False,
         )
 
-    @property
+    @cached_property
     def state_key(self) -> str:
-        """Distinct from any plain ``ModelCheckpoint``'s."""
+        """Distinct from any plain ``ModelCheckpoint``'s; computed once, as :class:`BestCheckpoint`'s."""
         return f"lightkit-last{super().state_key}"
 
 
