@@ -117,8 +117,10 @@ def single_process(trainer_config: dict[str, Any]) -> bool:
     if separate_ranks() or trainer_config.get("num_nodes", 1) not in (1, None):
         return False
     devices = trainer_config.get("devices", "auto")
-    return devices in (1, "1") or (isinstance(devices, (list, tuple)) and len(devices) == 1) or (
-        cpu_processes(trainer_config) == 1
+    return (
+        devices in (1, "1")
+        or (isinstance(devices, (list, tuple)) and len(devices) == 1)
+        or (cpu_processes(trainer_config) == 1)
     )
 
 
