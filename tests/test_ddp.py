@@ -395,7 +395,7 @@ def _wait_for_group(pgid: int, limit_s: float) -> bool:
 @pytest.mark.parametrize("dead", [1, 0])
 def test_a_rank_that_dies_is_named_by_the_ranks_that_stop(workdir: Path, dead: int):
     # rank 1 is a child of rank 0 (Lightning's launcher); when rank 0 dies, rank 1 is left alone.
-    # lightkit adds RankWatch to every run: the names come without --trainer.callbacks+=
+    # lightkit adds RankWatch to every distributed run: the names come without --trainer.callbacks+=
     import signal
     import socket
 
