@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from lightkit.errors import LightkitError
 
-__all__ = ["RECORD_FILES", "OutputRefused", "atomic_write", "atomic_writer", "check_output"]
+__all__ = ["RECORD_FILES", "OutputRefused", "atomic_write", "atomic_writer", "check_output", "within"]
 
 #: the records of a run directory (see lightkit.runs.layout), never an output of a command
 RECORD_FILES = frozenset(
@@ -103,7 +103,9 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def within(path: str | Path, folder: str | Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it, as written (absolute, symlinks not followed)."""
+    path, folder = Path(os.path.abspath(path)), Path(os.path.abspath(folder))
     return path == folder or folder in path.parents
 
 
@@ -148,14 +150,13 @@ def check_output(
     real = given.resolve()
     if run_dir is not None:
         run = Path(run_dir)
-        lexical = Path(os.path.abspath(given))
-        if _inside(lexical, Path(os.path.abspath(run))) and not _inside(real, run.resolve()):
+        if within(given, run) and not within(real, run.resolve()):  # as written inside, not once resolved
             raise OutputRefused(
                 f"{shown} is inside run '{run}' but a symlink leads out of it, to '{_shown(real)}'", hint
             )
     for input_path, source in (inputs or {}).items():
         other = Path(input_path).resolve()
-        if real == other or (directory and _inside(other, real)):
+        if real == other or (directory and within(other, real)):
             what = "is" if real == other else "holds"
             raise OutputRefused(f"{shown} {what} an input of this command ({source}: '{input_path}')", hint)
     if directory:

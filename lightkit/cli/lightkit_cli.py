@@ -57,7 +57,7 @@ from lightkit.config_yaml import CONFIG_SECTIONS, check_config_files
 from lightkit.config_yaml import install as install_yaml_checks
 from lightkit.data.shape import SHAPE_KEYS
 from lightkit.errors import ConfigError, LightkitError
-from lightkit.files import check_output
+from lightkit.files import check_output, within
 from lightkit.loading import OpenedCheckpoint, build_datamodule, fill_data_shape, open_checkpoint
 from lightkit.quiet import quiet_lightning
 from lightkit.render import debug_enabled, print_error
@@ -135,11 +135,6 @@ def _environment_kept(*names: str) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def _is_under(path: Path, folder: Path) -> bool:
-    """Whether ``path`` lies inside ``folder``, as written (symlinks are the output guard's concern)."""
-    return Path(os.path.abspath(folder)) in Path(os.path.abspath(path)).parents
 
 
 class LightkitCLI(LightningCLI):
@@ -578,7 +573,7 @@ class LightkitCLI(LightningCLI):
                 check_output(output, flag, inputs, run_dir=self.run_dir)
         if self.run_dir is not None:
             config["default_root_dir"] = str(self.run_dir)
-            into_run = output is not None and _is_under(Path(output), self.run_dir)
+            into_run = output is not None and within(output, self.run_dir)  # as written; symlinks: check_output
             self._run_lock = lock_run(self.run_dir, self._command(), shared=not into_run)
         if not config.get("plugins"):
             # the checkpoint was read once already (for its config); the trainer gets that copy

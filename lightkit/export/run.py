@@ -29,7 +29,7 @@ from lightkit.errors import CheckpointError, LightkitError
 from lightkit.export.errors import ExportError
 from lightkit.export.runtime import MODEL_FILE, PREPROCESS_FILE
 from lightkit.export.spec import dumps
-from lightkit.files import check_output
+from lightkit.files import check_output, within
 from lightkit.runs import RUNS_ROOT
 from lightkit.runs.lock import lock_run
 
@@ -224,8 +224,8 @@ def _run_locked(run_dir: Path | None, directory: Path, ckpt_path: str | Path) ->
     if run_dir is None:
         yield
         return
-    into_run = Path(os.path.abspath(directory)).is_relative_to(os.path.abspath(run_dir))
-    lock = lock_run(run_dir, f"lightkit export --ckpt_path {ckpt_path}", shared=not into_run)
+    command = f"lightkit export --ckpt_path {ckpt_path}"
+    lock = lock_run(run_dir, command, shared=not within(directory, run_dir))
     try:
         yield
     finally:
