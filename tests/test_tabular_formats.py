@@ -6,6 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -188,3 +192,73 @@ def test_statistics_in_chunks_are_numpys_bit_for_bit(rows, with_gaps):
     with np.errstate(all="ignore"):
         assert np.array_equal(mean, np.nanmean(block, axis=0), equal_nan=True)
         assert np.array_equal(std, np.nanstd(block, axis=0), equal_nan=True)
+
+
+def mixed_frame(rows: int = 1000, seed: int = 3) -> pd.DataFrame:
+    """Columns of every kind a table has, with gaps, and an index that is not 0..n-1."""
+    rng = np.random.default_rng(seed)
+    table = frame(rows, seed)
+    table["small"] = rng.normal(0.0, 1.0, rows).astype(np.float32)
+    table["gappy"] = rng.normal(0.0, 1.0, rows)
+    table.loc[::7, "gappy"] = np.nan
+    table["few"] = pd.array(rng.integers(0, 9, rows), dtype="Int64")
+    table.loc[::11, "few"] = pd.NA  # an integer column with gaps: floats with NaN, as ever
+    table["flag"] = rng.integers(0, 2, rows).astype(bool)
+    table["label"] = pd.Categorical(rng.choice(["a", "b", "c"], rows))
+    table["when"] = pd.date_range("2024-01-01", periods=rows, freq="h", tz="UTC")
+    table.loc[::13, "id"] = None
+    table.index = table.index * 3  # saved as __index_level_0__, which is not a column
+    return table
+
+
+def as_read_whole(table: pa.Table, float32: bool, keep: tuple[str, ...] = ("y",)) -> pd.DataFrame:
+    """What reading the whole Arrow table and converting each column gives (the reader's contract)."""
+    columns = {}
+    for name in table.column_names:
+        if not name.startswith("__index_level_"):
+            column = table.column(name).to_pandas()
+            if float32 and name not in keep and pa.types.is_float64(table.column(name).type):
+                column = column.astype(np.float32)
+            columns[name] = column
+    return pd.DataFrame(columns)
+
+
+@pytest.mark.parametrize("float32", [False, True])
+def test_parquet_read_column_by_column_is_the_whole_table(tmp_path, float32):
+    table = mixed_frame()
+    table.to_parquet(tmp_path / "t.parquet", row_group_size=128)  # 8 row groups, index saved
+    assert pq.ParquetFile(tmp_path / "t.parquet").metadata.num_row_groups == 8
+    read = read_table(tmp_path / "t.parquet", float32=float32, keep=["y"])
+    pd.testing.assert_frame_equal(read, as_read_whole(pq.read_table(tmp_path / "t.parquet"), float32))
+    assert "__index_level_0__" not in read.columns and read["gappy"].isna().sum() == len(table[::7])
+    assert read["few"].dtype == np.float64 and read["small"].dtype == np.float32
+    assert len(read._mgr.blocks) == read.shape[1]
+
+
+@pytest.mark.parametrize("compression", ["lz4", "uncompressed"])
+@pytest.mark.parametrize("float32", [False, True])
+def test_feather_read_column_by_column_is_the_whole_table(tmp_path, compression, float32):
+    path = tmp_path / "t.feather"
+    feather.write_feather(mixed_frame(), path, compression=compression, chunksize=100)  # 10 batches
+    assert ipc.open_file(path).num_record_batches == 10
+    read = read_table(path, float32=float32, keep=["y"])
+    pd.testing.assert_frame_equal(read, as_read_whole(feather.read_table(path), float32))
+    assert len(read._mgr.blocks) == read.shape[1]
+    if compression == "uncompressed":  # read from a memory map: the frame must not point into the file
+        mapped = pa.memory_map(str(path)).read_buffer()
+        start, stop = mapped.address, mapped.address + mapped.size
+        for name in read.columns:
+            values = read[name].to_numpy()
+            if values.dtype != object:
+                assert not start <= values.__array_interface__["data"][0] < stop, name
+
+
+def test_old_feather_files_read_and_duplicate_parquet_names_fail_as_before(tmp_path):
+    feather.write_feather(mixed_frame(50), tmp_path / "v1.feather", version=1)
+    read = read_table(tmp_path / "v1.feather")
+    pd.testing.assert_frame_equal(read, as_read_whole(feather.read_table(tmp_path / "v1.feather"), False))
+    pq.write_table(
+        pa.table([pa.array([1.0, 2.0]), pa.array([3.0, 4.0])], names=["a", "a"]), tmp_path / "d.pq"
+    )
+    with pytest.raises(DataError, match=r"Parquet file .*d.pq' cannot be read: Multiple matches"):
+        read_table(tmp_path / "d.pq")  # the whole-table read's message, as before

@@ -1,7 +1,10 @@
 """Reading one table from CSV, Parquet or Feather into a pandas DataFrame, lean on memory.
 
 :func:`read_table` picks the format from the file's suffix (``.parquet``/``.pq``, ``.feather``/
-``.arrow``/``.ipc``, anything else is CSV) unless told. Parquet and Feather are read with pyarrow.
+``.arrow``/``.ipc``, anything else is CSV) unless told. Parquet and Feather are read with pyarrow
+one column at a time, each converted into its frame column before the next is read, so the peak
+is the frame and one column (an uncompressed Feather file from a memory map that is closed after
+each column; a file the column reader does not open, such as Feather V1, is read whole as before).
 
 CSV is read with pyarrow's streaming CSV reader (the parser behind pandas' ``engine="pyarrow"``)
 only where it gives the values pandas' C parser gives: a plain file (no quotes, no byte-order
@@ -18,7 +21,7 @@ from pyarrow hold one block per column, so a column dropped from the frame frees
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -113,6 +116,13 @@ def _arrow_file(file: Path, shown: str, kind: str, float32: bool, keep: Collecti
     import pyarrow as pa
 
     try:
+        frame = _to_pandas(_file_columns(file, kind), float32, keep)
+    except (pa.ArrowException, OSError, ValueError):
+        frame = None  # not a Parquet/Feather file, a Feather V1 file, duplicate Parquet names: below
+    if frame is not None:
+        return frame
+    # read whole, as it always was: the same frame, and for a file that is not one, the same message
+    try:
         if kind == "parquet":
             import pyarrow.parquet as pq
 
@@ -127,26 +137,91 @@ def _arrow_file(file: Path, shown: str, kind: str, float32: bool, keep: Collecti
             f"{_NAMES[kind]} file {shown!r} cannot be read: {' '.join(str(err).split())}",
             f"is it a {_NAMES[kind]} file? pass --data.format {other} if it is another format.",
         ) from None
-    return _to_pandas(table, float32, keep)
+    return _to_pandas(_table_columns(table), float32, keep)
 
 
-def _to_pandas(table: Any, float32: bool, keep: Collection[str]) -> pandas.DataFrame:
-    """``table`` as a frame with one block per column, converted column by column.
+def _file_columns(file: Path, kind: str) -> Iterator[tuple[str, Any]]:
+    """The file's columns as ``(name, ChunkedArray)``, each read from the file only when asked for.
 
-    Each Arrow column is dropped once converted, and the Arrow pool hands its memory back, so
-    the peak is about one table, not the Arrow table and the frame side by side.
+    So that the peak is the frame plus one column: no whole Arrow table beside the frame, and no
+    decode buffers of every column at once (the whole-table read held about as much again). Index
+    columns saved by pandas are not read at all.
     """
     import pyarrow as pa
 
-    names = table.column_names
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(file) as parquet:  # the footer; a column's pages are read when it is
+            names = parquet.schema_arrow.names
+            if len(set(names)) != len(names):
+                raise ValueError("duplicate column names")  # picked by name below: read those whole
+            for name in names:
+                if not name.startswith("__index_level_"):
+                    yield name, parquet.read(columns=[name], use_threads=False).column(0)
+        return
+    import pyarrow.ipc as ipc
+
+    pool = pa.default_memory_pool()
+    with pa.memory_map(str(file)) as source:  # the footer: the schema and where the batches are
+        reader = ipc.open_file(source)
+        schema, batches = reader.schema, reader.num_record_batches
+        before = pool.bytes_allocated()
+        first = reader.get_batch(0) if batches else None
+        # an uncompressed file is read from a map without a copy: nothing taken from Arrow's pool
+        mapped = first is not None and pool.bytes_allocated() == before
+        del first, reader
+    for i, field in enumerate(schema):
+        if field.name.startswith("__index_level_"):
+            continue
+        if mapped:
+            # an uncompressed file: field i's buffers in each batch are views of a map (only their
+            # pages are touched), and the map is closed once the column is converted (one map for
+            # the whole file would count in the RSS, all of it by the last column). Floats are
+            # copied into the frame by _to_pandas; anything else is copied into Arrow's pool first,
+            # as to_pandas() may keep Arrow's buffer as the column, and that must not be the file.
+            with pa.memory_map(str(file)) as source:
+                reader = ipc.open_file(source)
+                chunks = [reader.get_batch(b).column(i) for b in range(batches)]
+                if not (pa.types.is_floating(field.type) and not pa.types.is_float16(field.type)):
+                    chunks = [chunk.copy_to(pa.default_cpu_memory_manager()) for chunk in chunks]
+                yield field.name, pa.chunked_array(chunks, field.type)
+                del reader, chunks
+        else:
+            # a compressed file: only field i's buffers are read and decompressed, batch by batch,
+            # into Arrow's pool (without included_fields pyarrow decompresses every field of a batch)
+            with pa.OSFile(str(file)) as handle:
+                options = ipc.IpcReadOptions(included_fields=[i], use_threads=False)
+                reader = ipc.open_file(handle, options=options)
+                yield (
+                    field.name,
+                    pa.chunked_array([reader.get_batch(b).column(0) for b in range(batches)], field.type),
+                )
+                del reader
+
+
+def _table_columns(table: Any) -> Iterator[tuple[str, Any]]:
+    """``table``'s columns as ``(name, ChunkedArray)``, each dropped from the table as it is handed out."""
+    for name in table.column_names:
+        column = table.column(0)
+        table = table.remove_column(0)
+        if not name.startswith("__index_level_"):  # a pandas index saved with the table: not a column
+            yield name, column
+        del column
+
+
+def _to_pandas(columns: Iterator[tuple[str, Any]], float32: bool, keep: Collection[str]) -> pandas.DataFrame:
+    """The ``columns`` as a frame with one block per column, converted one at a time.
+
+    Each Arrow column is dropped once converted, and the Arrow pool hands its memory back, so
+    the peak is about the frame and one Arrow column, not an Arrow table and the frame side by side.
+    """
+    import pyarrow as pa
+
     data: dict[str, Any] = {}
     pool = pa.default_memory_pool()
     try:
-        for name in names:
-            column = table.column(0)
-            table = table.remove_column(0)
-            if name.startswith("__index_level_"):  # a pandas index saved with the table: not a column
-                continue
+        for name, column in columns:
             if pa.types.is_floating(column.type) and not pa.types.is_float16(column.type):
                 # floats to numpy (nulls are NaN); float32 where asked, the preprocessing's rounding
                 small = float32 and name not in keep
@@ -155,6 +230,7 @@ def _to_pandas(table: Any, float32: bool, keep: Collection[str]) -> pandas.DataF
                 for chunk in column.chunks:
                     values[start : start + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
                     start += len(chunk)
+                    del chunk  # may be a view of a memory map: not kept past its column
                 data[name] = values
             else:
                 data[name] = column.to_pandas()
