@@ -16,7 +16,7 @@ import torch
 from lightkit.components import preprocessing
 from lightkit.components.csv_data import CSVDataModule
 from lightkit.data import tables
-from lightkit.data.tables import read_table, table_format
+from lightkit.data.tables import read_columns, read_table, table_format
 from lightkit.errors import DataError
 
 from conftest import TINY
@@ -108,16 +108,72 @@ def test_the_memory_path_is_float32_and_drops_the_frame(same_table, tmp_path):
     frame().drop(columns="colour").to_csv(tmp_path / "numeric.csv", index=False)
     data = CSVDataModule(path=str(tmp_path / "numeric.csv"), target="y", id_column="id")
     assert data.read_frame()["weight"].dtype == np.float32
-    raw = data.fit_preprocessor() and data._raw_train
+    raw = data.fit_preprocessor() and data._raw["train"].numeric
     assert raw.dtype == np.float32 and raw.flags.c_contiguous
+    assert data._frame is None  # emptied while the splits were cut out of it
     data.setup("fit")
     train = data._splits["train"]
     assert train["x"].dtype == torch.float32 and train["y"].dtype == torch.float32
     assert data._splits["val"]["x"].dtype == torch.float32
     assert train["x"].data_ptr() == raw.ctypes.data  # the block became the tensor: standardised in place
-    assert data._frame is None and data._raw_train is None  # released once the tensors exist
+    assert data._frame is None and data._raw is None  # released once the tensors exist
     arrays = data.preprocessor.transform_features(frame(10).drop(columns="y"))
     assert {a.dtype for a in arrays.values()} == {np.dtype(np.float32)}
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"categorical_encoding": "embedding"}, {"missing": "impute"}, {"task": "regression", "target": "size"}],
+)
+def test_splits_cut_while_fitting_are_each_split_transformed_on_its_own(tmp_path, monkeypatch, settings):
+    table = frame(500)
+    table.loc[[3, 77, 300], "weight"] = np.nan if settings.get("missing") else 0.5
+    table.to_parquet(tmp_path / "t.parquet", index=False)
+    kwargs = {"path": str(tmp_path / "t.parquet"), "target": "y", "id_column": "id", **settings}
+    monkeypatch.setattr(preprocessing, "_TILE_BYTES", 4 * 3 * 7)  # tiles of 7 rows: many tile edges
+    for stage, splits in (("fit", {"train", "val"}), ("test", {"test"})):
+        cut = CSVDataModule(**kwargs)
+        cut.setup(stage)  # fitted on this table: every split cut out of it column by column
+        assert cut._frame is None
+        # the same preprocessing from a checkpoint: each split read and transformed from its frame rows
+        plain = CSVDataModule(**kwargs)
+        plain.load_state_dict(cut.state_dict())
+        plain.setup(stage)
+        assert set(cut._splits) == set(plain._splits) == splits
+        for split, named in plain._splits.items():
+            for name, tensor in named.items():
+                ours = cut._splits[split][name]
+                assert ours.dtype == tensor.dtype and torch.equal(ours, tensor), (split, name)
+                assert ours.is_contiguous()
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet", "feather"])
+def test_rows_are_split_from_the_targets_alone_before_the_table_is_read(same_table, monkeypatch, kind):
+    path = same_table[kind]
+    alone = read_columns(path, ["y"])
+    whole = read_table(path, float32=True, keep=["y", "id"])
+    pd.testing.assert_frame_equal(alone, whole[["y"]])  # as read_table reads them
+    assert read_columns(path, ["y", "nope"]) is None  # read_table then names the missing column
+    reads: list[str] = []
+    split_at_read: list[bool] = []
+    data = CSVDataModule(path=str(path), target="y", id_column="id")
+    real_read_frame = data.read_frame
+    monkeypatch.setattr(data, "read_targets", lambda: reads.append("targets") or alone)
+    monkeypatch.setattr(data, "read_frame", lambda: split_at_read.append(bool(data._split_rows)) or real_read_frame())
+    data.fit_preprocessor()
+    assert reads == ["targets"] and split_at_read == [True]
+    # the same rows as a split of the whole table
+    reference = CSVDataModule(path=str(path), target="y", id_column="id")
+    monkeypatch.setattr(reference, "read_targets", lambda: None)
+    reference.fit_preprocessor()
+    for name in ("train", "val", "test"):
+        assert np.array_equal(data._split_rows[name], reference._split_rows[name])
+    # targets that are not the table's own (a messy CSV read two ways): split again from the table
+    wrong = CSVDataModule(path=str(path), target="y", id_column="id")
+    monkeypatch.setattr(wrong, "read_targets", lambda: alone.iloc[::-1].reset_index(drop=True))
+    wrong.fit_preprocessor()
+    for name in ("train", "val", "test"):
+        assert np.array_equal(wrong._split_rows[name], reference._split_rows[name])
 
 
 def test_a_plain_csv_takes_the_fast_path_and_reads_as_pandas_does(tmp_path):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from lightkit.components.tabular_data import TabularDataModule
 from lightkit.data.lazy import LazyModule
-from lightkit.data.tables import TableFormat, read_table
+from lightkit.data.tables import TableFormat, read_columns, read_table
 from lightkit.errors import DataError
 
 pd = LazyModule("pandas")
@@ -97,6 +97,10 @@ class CSVDataModule(TabularDataModule):
     def read_frame(self) -> pd.DataFrame:
         """The labelled table."""
         return self._read()
+
+    def read_targets(self) -> pd.DataFrame | None:
+        """The target columns alone (Parquet and Feather read just them; a CSV converts just them)."""
+        return read_columns(self.path, self.targets, self.format, self.delimiter)
 
     def read_predict_frame(self) -> pd.DataFrame:
         """Every row of ``path``; the target columns may be absent.

@@ -11,12 +11,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lightkit.data.heap import release_free_memory
 from lightkit.data.lazy import LazyModule
 from lightkit.errors import DataError
 
 pd = LazyModule("pandas")
 
-__all__ = ["TabularPreprocessor", "TaskName", "infer_task"]
+__all__ = ["RawSplit", "TabularPreprocessor", "TaskName", "infer_task"]
 
 TaskName = Literal["binary", "multiclass", "multilabel", "regression"]
 
@@ -50,6 +51,21 @@ def infer_task(targets: pd.DataFrame) -> TaskName:
 
 
 @dataclass
+class RawSplit:
+    """One split cut out of a table by :meth:`TabularPreprocessor.fit_and_cut`, before standardising.
+
+    Attributes:
+        numeric: The numeric columns as read (float32, C order, cells checked).
+        codes: Category indices (int64, a column per categorical column).
+        y: The targets, as :meth:`TabularPreprocessor.transform_targets` gives them.
+    """
+
+    numeric: np.ndarray
+    codes: np.ndarray
+    y: np.ndarray
+
+
+@dataclass
 class TabularPreprocessor:
     """Turns a table into model tensors exactly the same way at fit and at predict time.
 
@@ -77,32 +93,74 @@ class TabularPreprocessor:
     target_std: list[float] = field(default_factory=list)
 
     # -- fitting -----------------------------------------------------------------------------
-    def fit(self, train: pd.DataFrame, labelled: pd.DataFrame) -> TabularPreprocessor:
-        """Fit feature statistics on ``train`` only; class labels come from all ``labelled`` rows.
+    def fit_and_cut(self, labelled: pd.DataFrame, splits: dict[str, np.ndarray]) -> dict[str, RawSplit]:
+        """Fit on the rows ``splits["train"]`` of ``labelled``, and cut every split out of it.
 
-        Every labelled row is checked first, so a bad cell is reported before training starts,
-        whichever split it would land in.
+        Feature statistics and vocabularies come from the train rows only, class labels from all
+        labelled rows. Every cell is checked first, so a bad cell is reported before training
+        starts, whichever split it would land in.
+
+        ``labelled`` is emptied as it is cut: each column is deleted from it once the rows of
+        every split are copied, so that with a frame of one block per column (as
+        :func:`lightkit.data.tables.read_table` reads it) the table is never held twice. Pass a
+        frame nobody else holds (``frame.copy(deep=False)`` of one that is). Returns the raw
+        arrays of each split, for :meth:`features_from`.
         """
         self.check_cells(labelled)
-        self._fit_on(self._numeric_block(train), train, labelled)
-        return self
-
-    def fit_rows(self, labelled: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-        """:meth:`fit` on the rows ``rows`` of ``labelled``, without copying the frame.
-
-        Returns the train rows' numeric block as read (float32, C order), from which the
-        statistics were computed; :meth:`standardise` turns it into the model input in place.
-        """
-        self.check_cells(labelled)
-        block = self._numeric_block(labelled, rows)
         present = [c for c in dict.fromkeys([*self.categorical, *self.targets]) if c in labelled.columns]
-        self._fit_on(block, labelled[present].iloc[rows], labelled)
-        return block
+        self._fit_labels(labelled[present].iloc[splits["train"]], labelled)
+        y = self.transform_targets(labelled)  # every target is checked now, not when its split is used
+        codes = self._codes(labelled[self.categorical])
+        for column in self.categorical:
+            del labelled[column]
+        blocks = self._cut_numeric(labelled, splits)
+        self._fit_numeric(blocks["train"])
+        return {
+            name: RawSplit(numeric=blocks[name], codes=codes[rows], y=y[rows])
+            for name, rows in splits.items()
+        }
 
-    def _fit_on(self, numeric: np.ndarray, train: pd.DataFrame, labelled: pd.DataFrame) -> None:
+    def _cut_numeric(self, labelled: pd.DataFrame, splits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Each split's numeric columns as a float32 block (C order), deleting the frame's columns as it goes.
+
+        A frame holds columns and a block holds rows: copying the first column into a block
+        touches every page of it, so frame and blocks would both be resident. The rows go through
+        column-major tiles instead (written by hand: numpy has no out-of-core transpose): each
+        column is copied into the tiles, touching only its part of each, and deleted from the
+        frame; then each tile is copied into its rows of the block and freed. The peak is the
+        table once, plus a column and a tile.
+        """
+        width = len(self.numeric)
+        step = max(1, _TILE_BYTES // (4 * max(width, 1)))
+        tiles = {
+            name: [
+                np.empty((len(rows[a : a + step]), width), dtype=np.float32, order="F")
+                for a in range(0, len(rows), step)
+            ]
+            for name, rows in splits.items()
+        }
+        for j, column in enumerate(self.numeric):
+            values = self._numeric_column(labelled, column)
+            for name, rows in splits.items():
+                for t, tile in enumerate(tiles[name]):
+                    tile[:, j] = values[rows[t * step : (t + 1) * step]]
+            del values, labelled[column]
+            release_free_memory()  # the column's memory back to the system before the next is read
+        blocks = {}
+        for name, rows in splits.items():
+            block, parts = np.empty((len(rows), width), dtype=np.float32), tiles[name]
+            for t in range(len(parts)):
+                block[t * step : (t + 1) * step] = parts[t]
+                parts[t] = None  # a tile is its own memory mapping (see _TILE_BYTES): given back now
+            blocks[name] = block
+        return blocks
+
+    def _fit_numeric(self, numeric: np.ndarray) -> None:
         mean, std = _column_stats(numeric) if len(numeric) else ([], np.array([]))
         self.mean = list(np.asarray(mean).tolist())
         self.std = np.where(std > 1e-12, std, 1.0).tolist()
+
+    def _fit_labels(self, train: pd.DataFrame, labelled: pd.DataFrame) -> None:
         self.vocab = {c: [UNKNOWN, *sorted(train[c].dropna().astype(str).unique())] for c in self.categorical}
         if self.task in ("binary", "multiclass"):
             labels = labelled[self.targets[0]].dropna()
@@ -112,7 +170,6 @@ class TabularPreprocessor:
             self.target_mean = y.mean(axis=0).tolist()
             std = y.std(axis=0)
             self.target_std = np.where(std > 1e-12, std, 1.0).tolist()
-        self.transform_targets(labelled)  # every target is checked now, not when its split is used
 
     def state_dict(self) -> dict[str, Any]:
         """The fitted state as plain data."""
@@ -159,12 +216,11 @@ class TabularPreprocessor:
             )
         return values.to_numpy(dtype=np.float32)
 
-    def _numeric_block(self, frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
-        """The numeric columns as one float32 block (C order), of all rows or of ``rows``."""
-        block = np.empty((len(frame) if rows is None else len(rows), len(self.numeric)), dtype=np.float32)
+    def _numeric_block(self, frame: pd.DataFrame) -> np.ndarray:
+        """The numeric columns as one float32 block (C order)."""
+        block = np.empty((len(frame), len(self.numeric)), dtype=np.float32)
         for j, column in enumerate(self.numeric):
-            values = self._numeric_column(frame, column)
-            block[:, j] = values if rows is None else values[rows]
+            block[:, j] = self._numeric_column(frame, column)
         return block
 
     def check_cells(self, frame: pd.DataFrame) -> None:
@@ -225,7 +281,7 @@ class TabularPreprocessor:
         """Features of ``frame`` as arrays ``x`` (float32) and, for embeddings, ``x_cat`` (int64)."""
         numeric = self._numeric_block(frame)
         self._refuse_empty(frame, numeric)
-        return self.features_of(frame, numeric)
+        return self.features_from(numeric, self._codes(frame[self.categorical]))
 
     def standardise(self, numeric: np.ndarray) -> np.ndarray:
         """Impute (with ``missing='impute'``) and standardise a raw numeric block in place; returns it."""
@@ -238,21 +294,22 @@ class TabularPreprocessor:
         numeric /= np.asarray(self.std, dtype=np.float32)
         return numeric
 
-    def features_of(
-        self, frame: pd.DataFrame, numeric: np.ndarray, rows: np.ndarray | None = None
-    ) -> dict[str, np.ndarray]:
-        """Model input from a raw numeric block (of ``frame``, or of its ``rows``), whose cells were checked.
+    def _codes(self, categories: pd.DataFrame) -> np.ndarray:
+        """Category indices (int64, a column per categorical column); unseen or missing values are 0."""
+        codes = np.zeros((len(categories), len(self.categorical)), dtype=np.int64)
+        for j, column in enumerate(self.categorical):
+            lookup = {v: i for i, v in enumerate(self.vocab[column])}
+            values = categories[column].astype("string").fillna(UNKNOWN)
+            codes[:, j] = values.map(lambda v, lookup=lookup: lookup.get(v, 0)).to_numpy(dtype=np.int64)
+        return codes
+
+    def features_from(self, numeric: np.ndarray, codes: np.ndarray) -> dict[str, np.ndarray]:
+        """Model input from a raw numeric block whose cells were checked, and category indices.
 
         ``numeric`` is standardised in place and becomes ``x`` itself unless one-hot columns
         are added; nothing else is copied.
         """
         numeric = self.standardise(numeric)
-        categories = frame[self.categorical] if rows is None else frame[self.categorical].iloc[rows]
-        codes = np.zeros((len(numeric), len(self.categorical)), dtype=np.int64)
-        for j, column in enumerate(self.categorical):
-            lookup = {v: i for i, v in enumerate(self.vocab[column])}
-            values = categories[column].astype("string").fillna(UNKNOWN)
-            codes[:, j] = values.map(lambda v, lookup=lookup: lookup.get(v, 0)).to_numpy(dtype=np.int64)
         if self.encoding == "embedding":
             return {"x": numeric, "x_cat": codes}
         if not self.categorical:
@@ -293,7 +350,9 @@ class TabularPreprocessor:
         """Targets as float32 (binary, multilabel, regression) or int64 class indices (multiclass)."""
         missing = [c for c in self.targets if c not in frame.columns]
         if missing:
-            raise DataError(f"target column(s) {missing} not found in {frame.attrs.get('source', 'the data')}")
+            raise DataError(
+                f"target column(s) {missing} not found in {frame.attrs.get('source', 'the data')}"
+            )
         if self.task in ("binary", "multiclass"):
             lookup = {label: i for i, label in enumerate(self.classes)}
             # one lookup per distinct value, not per row
@@ -385,6 +444,11 @@ class TabularPreprocessor:
             target_std=list(scaling.get("std", [])),
         )
 
+
+#: bytes per tile of :meth:`TabularPreprocessor._cut_numeric`: above glibc's largest threshold for
+#: serving an allocation from its own memory mapping (32 MiB), so that a freed tile is returned to
+#: the system at once rather than kept for reuse
+_TILE_BYTES = 64 << 20
 
 #: rows per chunk of :func:`_column_stats`
 _STATS_ROWS = 16384

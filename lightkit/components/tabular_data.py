@@ -9,7 +9,8 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
 from lightkit.components import trainable
-from lightkit.components.preprocessing import TabularPreprocessor, infer_task
+from lightkit.components.preprocessing import RawSplit, TabularPreprocessor, infer_task
+from lightkit.data.heap import release_free_memory
 from lightkit.data.in_memory import InMemoryDataModule, Split
 from lightkit.data.lazy import LazyModule
 from lightkit.errors import ConfigError, DataError
@@ -82,9 +83,9 @@ class TabularDataModule(InMemoryDataModule):
         self.preprocessor: TabularPreprocessor | None = None
         self._frame: pd.DataFrame | None = None
         self._split_rows: dict[str, np.ndarray] = {}
-        #: the train rows' raw numeric block, built (and cell-checked) while fitting the preprocessing;
-        #: it becomes the train split's ``x`` in place
-        self._raw_train: np.ndarray | None = None
+        #: every split cut out of the table while the preprocessing was fitted on it (cells checked);
+        #: their numeric blocks become the splits' ``x`` in place
+        self._raw: dict[str, RawSplit] | None = None
         self.predict_ids: list[Any] = []
         #: (index, count, seed) while cross-validating; see :meth:`set_fold`
         self.fold: tuple[int, int, int] | None = None
@@ -94,6 +95,17 @@ class TabularDataModule(InMemoryDataModule):
         """The labelled table that is split into train, validation and test."""
         raise NotImplementedError
 
+    def read_targets(self) -> pd.DataFrame | None:
+        """The target columns alone (all rows, in the table's order), where reading them is cheap.
+
+        Then the rows are split before the table is read, so that the split's temporaries (a
+        few integers per row, about two thirds of a 32-column float32 table) are gone by the
+        time the table is in memory; the table's own target columns must then equal these, or
+        it is split again. ``None`` (the default): the table is read first and split from its
+        own target columns.
+        """
+        return None
+
     def read_predict_frame(self) -> pd.DataFrame:
         """The rows to predict; by default the test split."""
         frame = self._labelled()
@@ -102,10 +114,15 @@ class TabularDataModule(InMemoryDataModule):
     # -- columns and state -------------------------------------------------------------------------
     def _labelled(self) -> pd.DataFrame:
         if self._frame is None:
+            targets = self.read_targets()
+            if targets is not None:  # the split's temporaries are gone before the table is read
+                self._split_rows = self._split(targets)
+                release_free_memory()
             frame = self.read_frame()
             self._check_columns(frame, self.targets, "target")
             self._frame = frame
-            self._split_rows = self._split(frame)
+            if targets is None or not targets.equals(frame[self.targets]):  # read alike, or split again
+                self._split_rows = self._split(frame)
         return self._frame
 
     def _check_columns(self, frame: pd.DataFrame, wanted: list[str], what: str) -> None:
@@ -190,8 +207,11 @@ class TabularDataModule(InMemoryDataModule):
                 encoding=self.categorical_encoding,
                 missing=self.missing,
             )
-            # fitted from row indices: no copy of the table; the train block is kept for its tensor
-            self._raw_train = preprocessor.fit_rows(frame, self._split_rows["train"])
+            # the splits are cut out of the frame column by column as it is emptied (the frame and
+            # the splits never both hold the table); the frame is read again if asked for later
+            owned, self._frame = frame.copy(deep=False), None  # its columns deleted, a caller's frame stays whole
+            del frame
+            self._raw = preprocessor.fit_and_cut(owned, self._split_rows)
             self.preprocessor = preprocessor
         return self.preprocessor
 
@@ -219,7 +239,7 @@ class TabularDataModule(InMemoryDataModule):
             return
         self.fold = (index, count, seed)
         self._frame, self._split_rows, self.preprocessor = None, {}, None
-        self._raw_train = None
+        self._raw = None
         self._splits.clear()
 
     def state_dict(self) -> dict[str, Any]:
@@ -246,18 +266,11 @@ class TabularDataModule(InMemoryDataModule):
                 arrays["y"] = arrays["y"].reshape(-1, 1)
         return {name: torch.from_numpy(_owned(a)) for name, a in arrays.items()}
 
-    def _split_tensors(self, frame: pd.DataFrame, rows: np.ndarray, numeric: np.ndarray | None) -> Split:
-        """Tensors of the rows ``rows`` of a frame whose cells the preprocessing checked when fitted.
-
-        Built column by column from row indices (no copy of the frame's rows); ``numeric``, the
-        raw block of exactly these rows when already built, is standardised in place.
-        """
+    def _raw_tensors(self, raw: RawSplit) -> Split:
+        """Tensors of a split cut out while fitting; its numeric block is standardised in place."""
         pp = self.preprocessor
-        numeric = pp._numeric_block(frame, rows) if numeric is None else numeric
-        arrays = pp.features_of(frame, numeric, rows)
-        arrays["y"] = pp.transform_targets(frame[pp.targets].iloc[rows])
-        if pp.task == "binary":
-            arrays["y"] = arrays["y"].reshape(-1, 1)
+        arrays = pp.features_from(raw.numeric, raw.codes)
+        arrays["y"] = raw.y.reshape(-1, 1) if pp.task == "binary" else raw.y
         return {name: torch.from_numpy(_owned(a)) for name, a in arrays.items()}
 
     def build_splits(self, stage: str | None) -> dict[str, Split]:
@@ -276,24 +289,17 @@ class TabularDataModule(InMemoryDataModule):
             )
             has_targets = all(t in frame.columns for t in self.targets)
             return {"predict": self._tensors(frame, with_targets=has_targets)}
-        frame = self._labelled()
+        raw, self._raw = self._raw, None
+        if raw is None:  # preprocessing from a checkpoint: each split is checked as it is transformed
+            self._labelled()
         trainable.check_needed_splits(self, stage, self._split_rows)
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(
             stage or "fit", ("train", "val", "test")
         )
-        # fitted on this very frame (the raw train block is there): its cells are checked, and the
-        # splits are built from row indices; otherwise (preprocessing from a checkpoint) each split
-        # is checked as it is transformed
-        checked, raw, self._raw_train = self._raw_train is not None, self._raw_train, None
-        splits = {}
-        for name in wanted:
-            rows = self._split_rows[name]
-            if checked:
-                splits[name] = self._split_tensors(frame, rows, raw if name == "train" else None)
-            else:
-                splits[name] = self._tensors(frame.iloc[rows], with_targets=True)
-            if name == "train":
-                raw = None
+        if raw is not None:  # cut out while fitting, cells checked; the splits not wanted are dropped
+            return {name: self._raw_tensors(raw.pop(name)) for name in wanted}
+        frame = self._labelled()
+        splits = {name: self._tensors(frame.iloc[self._split_rows[name]], with_targets=True) for name in wanted}
         # the tensors hold all that training needs: drop the frame (read again if asked for)
         self._frame = None
         return splits
