@@ -271,6 +271,11 @@ def fit_cases(settings: Settings) -> list[Case]:
             "hand-written PyTorch loop",
             _reference_argv(settings, "hand_loop.py", "fit", "hand_loop.pt"),
         ),
+        Case(
+            "fit.bare_trainer",
+            "bare Lightning Trainer with lightkit's model and loader",
+            _reference_argv(settings, "bare_trainer.py", "fit", "bare_trainer"),
+        ),
     ]
     return cases
 

@@ -333,6 +333,44 @@ def _throughput(summary: dict[str, Any], group: str, samples: int) -> list[Row]:
             )
             row.unit = "MB"
             rows.append(row)
+    if group == "fit" and _get(summary, "fit.bare_trainer", metric) is not None:
+        rows += _bare_trainer(summary, samples)
+    return rows
+
+
+def _bare_trainer(summary: dict[str, Any], samples: int) -> list[Row]:
+    """The floor of a Lightning-based tool for this model (benchmarks/bare_trainer.py): what
+    Lightning alone allows against plain Lightning, and what lightkit's run directory adds."""
+    key, metric, cpu_metric = "fit.bare_trainer", "fit_s", "fit_cpu_s"
+    value, wall = _get(summary, key, metric), _get(summary, key, "wall_s")
+    note = f"{samples / value:,.0f} samples/s; whole process {wall:.1f} s; no loggers, checkpoints or callbacks"
+    rows = [
+        _row(
+            "fit",
+            "bare Lightning Trainer, lightkit's model and loader: fit_s, speed-up over plain Lightning",
+            summary,
+            key,
+            metric,
+            cpu_metric,
+            "fit.plain_lightning",
+            "plain Lightning time / this",
+            invert=True,
+            note=note,
+        )
+    ]
+    if _get(summary, "fit.lightkit", metric) is not None:
+        rows.append(
+            _row(
+                "fit",
+                "lightkit fit vs the bare Trainer (the run directory's cost)",
+                summary,
+                "fit.lightkit",
+                metric,
+                cpu_metric,
+                key,
+                "this / bare Trainer",
+            )
+        )
     return rows
 
 
