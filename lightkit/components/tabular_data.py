@@ -13,11 +13,11 @@ from lightkit.components.preprocessing import RawSplit, TabularPreprocessor, inf
 from lightkit.data.heap import release_free_memory
 from lightkit.data.in_memory import InMemoryDataModule, Split
 from lightkit.data.lazy import LazyModule
+from lightkit.data.splits import holdout
 from lightkit.errors import ConfigError, DataError
 from lightkit.registry import suggest
 
 pd = LazyModule("pandas")
-_model_selection = LazyModule("sklearn.model_selection")
 
 __all__ = ["TabularDataModule"]
 
@@ -164,11 +164,11 @@ class TabularDataModule(InMemoryDataModule):
             if fraction <= 0:
                 return idx, idx[:0]
             try:
-                return _model_selection.train_test_split(idx, test_size=fraction, random_state=self.seed, stratify=labels)
+                return holdout(idx, fraction, self.seed, labels)
             except ValueError:  # a class too small to stratify: fall back to a plain random split
                 pass
             try:
-                return _model_selection.train_test_split(idx, test_size=fraction, random_state=self.seed)
+                return holdout(idx, fraction, self.seed)
             except ValueError:
                 raise DataError(
                     f"{frame.attrs.get('source', 'the data')} has {len(frame)} data rows: too few to hold out "
