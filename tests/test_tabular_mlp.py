@@ -32,3 +32,21 @@ def test_the_default_optimizer_is_adamw_with_the_fast_update_and_the_same_arithm
     for (name, a), b in zip(fast.state_dict().items(), reference.state_dict().values(), strict=True):
         assert torch.equal(a, b), name  # bit for bit, not merely close
     assert not torch.equal(fast.net[0].weight, untrained.net[0].weight)  # it did train
+
+
+def test_an_epochs_kept_predictions_are_every_batch_in_order_whatever_the_sizes():
+    from lightkit.components.tabular_mlp import _Epoch
+
+    epoch, seen, labels = _Epoch(), [], []
+    assert epoch.kept() is None
+    generator = torch.Generator().manual_seed(0)
+    for rows in [3, 1, 7, *([5] * 300), 2]:  # the buffer outgrows its first size several times
+        p, y = torch.rand(rows, 4, generator=generator), torch.randint(0, 4, (rows,), generator=generator)
+        epoch.keep(p, y)
+        seen.append(p)
+        labels.append(y)
+    predictions, targets = epoch.kept()
+    assert torch.equal(predictions, torch.cat(seen)) and torch.equal(targets, torch.cat(labels))
+    assert predictions.dtype == torch.float32 and targets.dtype == torch.int64
+    epoch.reset()
+    assert epoch.kept() is None
