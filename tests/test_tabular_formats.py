@@ -154,6 +154,7 @@ def test_rows_are_split_from_the_targets_alone_before_the_table_is_read(same_tab
     whole = read_table(path, float32=True, keep=["y", "id"])
     pd.testing.assert_frame_equal(alone, whole[["y"]])  # as read_table reads them
     assert read_columns(path, ["y", "nope"]) is None  # read_table then names the missing column
+    assert list(read_columns(path, ["y", "size"]).columns) == ["y", "size"]  # the order asked for
     reads: list[str] = []
     split_at_read: list[bool] = []
     data = CSVDataModule(path=str(path), target="y", id_column="id")

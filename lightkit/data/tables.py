@@ -5,6 +5,8 @@
 one column at a time, each converted into its frame column before the next is read, so the peak
 is the frame and one column (an uncompressed Feather file from a memory map that is closed after
 each column; a file the column reader does not open, such as Feather V1, is read whole as before).
+:func:`read_columns` reads a few columns alone: the targets, so that the rows can be split before
+the table is read.
 
 CSV is read with pyarrow's streaming CSV reader (the parser behind pandas' ``engine="pyarrow"``)
 only where it gives the values pandas' C parser gives: a plain file (no quotes, no byte-order
@@ -143,13 +145,15 @@ def read_columns(
         return None
     finally:
         pa.default_memory_pool().release_unused()
-    if list(frame.columns) != wanted or frame.empty:
+    if sorted(map(str, frame.columns)) != sorted(wanted) or frame.empty:
         return None
+    frame = frame[wanted]  # in the order asked for (a file gives its own)
     frame.attrs["source"] = str(path)
     return frame
 
 
 def _csv_columns(file: Path, delimiter: str, names: list[str]) -> pandas.DataFrame:
+    """The columns ``names`` of a CSV, every row parsed and only these converted (pyarrow)."""
     import pyarrow as pa
     import pyarrow.csv as csv
     from pandas._libs.parsers import STR_NA_VALUES
