@@ -155,23 +155,17 @@ def read_columns(
 def _csv_columns(file: Path, delimiter: str, names: list[str]) -> pandas.DataFrame:
     """The columns ``names`` of a CSV, every row parsed and only these converted (pyarrow)."""
     import pyarrow as pa
-    import pyarrow.csv as csv
-    from pandas._libs.parsers import STR_NA_VALUES
 
-    reader = csv.open_csv(
-        file,
-        read_options=csv.ReadOptions(block_size=_BLOCK, use_threads=False),
-        parse_options=csv.ParseOptions(delimiter=delimiter),
-        convert_options=csv.ConvertOptions(
-            include_columns=names, null_values=sorted(STR_NA_VALUES), strings_can_be_null=True
-        ),
-    )
+    reader = _open_csv(file, delimiter, quoted=True, columns=names)
     chunks: dict[str, list[Any]] = {name: [] for name in names}
     for batch in reader:
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             chunks[name].append(column)
     return pd.DataFrame(
-        {name: pa.chunked_array(parts, reader.schema.field(name).type).to_pandas() for name, parts in chunks.items()}
+        {
+            name: pa.chunked_array(parts, reader.schema.field(name).type).to_pandas()
+            for name, parts in chunks.items()
+        }
     )
 
 
@@ -394,16 +388,9 @@ def _fast_csv(file: Path, delimiter: str, float32: bool, keep: Collection[str]) 
     if not rows:
         return None
     import pyarrow as pa
-    import pyarrow.csv as csv
-    from pandas._libs.parsers import STR_NA_VALUES
 
     try:
-        reader = csv.open_csv(
-            file,
-            read_options=csv.ReadOptions(block_size=_BLOCK, use_threads=False),
-            parse_options=csv.ParseOptions(delimiter=delimiter, quote_char=False),
-            convert_options=csv.ConvertOptions(null_values=sorted(STR_NA_VALUES), strings_can_be_null=True),
-        )
+        reader = _open_csv(file, delimiter, quoted=False)
         schema = reader.schema
         if not all(_allowed(f.type) for f in schema):
             return None
@@ -456,6 +443,24 @@ def _fast_csv(file: Path, delimiter: str, float32: bool, keep: Collection[str]) 
     frame = pd.DataFrame(data, copy=False)  # one block per column, no consolidating copy
     del data
     return frame if _agrees_with_pandas(frame, file, delimiter) else None
+
+
+def _open_csv(file: Path, delimiter: str, quoted: bool, columns: list[str] | None = None) -> Any:
+    """The streaming CSV reader of pyarrow, single-threaded, with pandas' missing-value markers.
+
+    ``quoted``: whether quotes are parsed (a plain file has none); ``columns``: convert only these.
+    """
+    import pyarrow.csv as csv
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    return csv.open_csv(
+        file,
+        read_options=csv.ReadOptions(block_size=_BLOCK, use_threads=False),
+        parse_options=csv.ParseOptions(delimiter=delimiter, quote_char='"' if quoted else False),
+        convert_options=csv.ConvertOptions(
+            include_columns=columns, null_values=sorted(STR_NA_VALUES), strings_can_be_null=True
+        ),
+    )
 
 
 def _allowed(kind: Any) -> bool:
