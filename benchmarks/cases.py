@@ -369,7 +369,13 @@ def scale_cases(settings: Settings) -> list[Case]:
 
 
 #: read modes of benchmarks/read_formats.py and the table file each reads
-FORMAT_MODES = (("csv-pandas", "csv"), ("csv", "csv"), ("parquet", "parquet"), ("feather", "feather"))
+FORMAT_MODES = (
+    ("csv-pandas", "csv"),
+    ("csv", "csv"),
+    ("csv-pyarrow", "csv"),
+    ("parquet", "parquet"),
+    ("feather", "feather"),
+)
 
 
 def formats_cases(settings: Settings) -> list[Case]:
@@ -379,8 +385,9 @@ def formats_cases(settings: Settings) -> list[Case]:
     for suffix in ("parquet", "feather"):
         files[suffix] = _written("write_columnar", csv.with_suffix(f".{suffix}"), str(csv))
     labels = {
-        "csv-pandas": "CSV, pandas' C parser (the path of messy CSVs)",
-        "csv": "CSV, lightkit's choice (pyarrow's reader for a plain file)",
+        "csv-pandas": "CSV, pandas' C parser, whole file (lightkit's fallback)",
+        "csv": "CSV, lightkit's choice (pandas' C parser in chunks, float32)",
+        "csv-pyarrow": "CSV, pandas' pyarrow engine",
         "parquet": "Parquet",
         "feather": "Feather",
     }

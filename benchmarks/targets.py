@@ -343,7 +343,9 @@ def _bare_trainer(summary: dict[str, Any], samples: int) -> list[Row]:
     Lightning alone allows against plain Lightning, and what lightkit's run directory adds."""
     key, metric, cpu_metric = "fit.bare_trainer", "fit_s", "fit_cpu_s"
     value, wall = _get(summary, key, metric), _get(summary, key, "wall_s")
-    note = f"{samples / value:,.0f} samples/s; whole process {wall:.1f} s; no loggers, checkpoints or callbacks"
+    note = (
+        f"{samples / value:,.0f} samples/s; whole process {wall:.1f} s; no loggers, checkpoints or callbacks"
+    )
     rows = [
         _row(
             "fit",
@@ -477,8 +479,9 @@ def _scale(summary: dict[str, Any], sizes: tuple[int, ...], val_fraction: float,
 
 
 _FORMAT_NAMES = {
-    "csv-pandas": "CSV, pandas' C parser (messy CSVs)",
-    "csv": "CSV, lightkit's choice (pyarrow for a plain file)",
+    "csv-pandas": "CSV, pandas' C parser, whole file",
+    "csv": "CSV, lightkit's choice (C parser in chunks)",
+    "csv-pyarrow": "CSV, pandas' pyarrow engine",
     "parquet": "Parquet",
     "feather": "Feather",
 }
@@ -490,7 +493,10 @@ def _formats(summary: dict[str, Any], rows_in_table: int) -> list[Row]:
     if _get(summary, base, "prepare_s") is None:
         return []
     rows = []
-    checksums = {_get(summary, f"formats.{m}", "checksum") for m in _FORMAT_NAMES} - {None}
+    # lightkit's readers must agree; pandas' pyarrow engine is a comparison, said to agree or not
+    checksums = {_get(summary, f"formats.{m}", "checksum") for m in _FORMAT_NAMES if m != "csv-pyarrow"} - {
+        None
+    }
     for mode, name in _FORMAT_NAMES.items():
         key = f"formats.{mode}"
         if _get(summary, key, "prepare_s") is None:
@@ -512,6 +518,13 @@ def _formats(summary: dict[str, Any], rows_in_table: int) -> list[Row]:
         row.note = f"peak RSS {rss:.0f} MB" if rss else ""
         if mode == "feather":
             row.note += "; tensors identical in every format" if len(checksums) == 1 else "; TENSORS DIFFER"
+        if mode == "csv-pyarrow":
+            same = _get(summary, key, "checksum") in checksums
+            row.note += (
+                "; tensors as lightkit's"
+                if same
+                else "; tensors differ from lightkit's (other float parsing)"
+            )
         rows.append(row)
     return rows
 

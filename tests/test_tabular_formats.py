@@ -57,8 +57,8 @@ def tensors(path: Path, **kwargs: object) -> dict[str, dict[str, torch.Tensor]]:
 
 def test_csv_parquet_and_feather_give_identical_tensors(same_table, monkeypatch):
     by_format = {kind: tensors(path) for kind, path in same_table.items()}
-    monkeypatch.setattr(tables, "_plain_rows", lambda *args: None)  # CSV through pandas' C parser
-    by_format["csv, C parser"] = tensors(same_table["csv"])
+    monkeypatch.setattr(tables, "_chunked_csv", lambda *args: None)  # the CSV read whole (the fallback)
+    by_format["csv, read whole"] = tensors(same_table["csv"])
     reference = by_format.pop("csv")
     assert set(reference) == {"train", "val", "test"}
     for kind, splits in by_format.items():
@@ -123,7 +123,12 @@ def test_the_memory_path_is_float32_and_drops_the_frame(same_table, tmp_path):
 
 @pytest.mark.parametrize(
     "settings",
-    [{}, {"categorical_encoding": "embedding"}, {"missing": "impute"}, {"task": "regression", "target": "size"}],
+    [
+        {},
+        {"categorical_encoding": "embedding"},
+        {"missing": "impute"},
+        {"task": "regression", "target": "size"},
+    ],
 )
 def test_splits_cut_while_fitting_are_each_split_transformed_on_its_own(tmp_path, monkeypatch, settings):
     table = frame(500)
@@ -160,7 +165,9 @@ def test_rows_are_split_from_the_targets_alone_before_the_table_is_read(same_tab
     data = CSVDataModule(path=str(path), target="y", id_column="id")
     real_read_frame = data.read_frame
     monkeypatch.setattr(data, "read_targets", lambda: reads.append("targets") or alone)
-    monkeypatch.setattr(data, "read_frame", lambda: split_at_read.append(bool(data._split_rows)) or real_read_frame())
+    monkeypatch.setattr(
+        data, "read_frame", lambda: split_at_read.append(bool(data._split_rows)) or real_read_frame()
+    )
     data.fit_preprocessor()
     assert reads == ["targets"] and split_at_read == [True]
     # the same rows as a split of the whole table
@@ -177,16 +184,42 @@ def test_rows_are_split_from_the_targets_alone_before_the_table_is_read(same_tab
         assert np.array_equal(wrong._split_rows[name], reference._split_rows[name])
 
 
-def test_a_plain_csv_takes_the_fast_path_and_reads_as_pandas_does(tmp_path):
+@pytest.mark.parametrize("chunk_rows", [7, 64, 1 << 16])  # a 1-row chunk of a gap is floats: read whole
+def test_a_csv_read_in_chunks_is_the_csv_read_whole(tmp_path, monkeypatch, chunk_rows):
     table = frame(3000)
     table.loc[5, "size"] = np.nan
-    table.loc[7, "count"] = None  # an integer column with a gap: floats, as pandas reads it
+    table.loc[2900, "count"] = None  # an integer column with a gap late on: floats, as pandas reads it
     table.loc[9, "colour"] = None
+    table["flag"] = table["count"].fillna(0) > 20  # booleans
+    table["note"] = "a b"  # spaces: skipinitialspace has something to skip
+    table.loc[3, "note"] = " c"
     table.to_csv(tmp_path / "t.csv", index=False)
-    fast = tables._fast_csv(tmp_path / "t.csv", ",", float32=False, keep=())
-    assert fast is not None
-    pandas = pd.read_csv(tmp_path / "t.csv", skipinitialspace=True)
-    pd.testing.assert_frame_equal(fast, pandas)
+    monkeypatch.setattr(tables, "_CHUNK_ROWS", chunk_rows)
+    whole = pd.read_csv(tmp_path / "t.csv", skipinitialspace=True)
+    chunked = tables._chunked_csv(tmp_path / "t.csv", ",", float32=False, keep=())
+    assert chunked is not None
+    pd.testing.assert_frame_equal(chunked, whole)
+    small = tables._chunked_csv(tmp_path / "t.csv", ",", float32=True, keep=("y",))
+    tables._to_float32(whole, ("y",))
+    pd.testing.assert_frame_equal(small, whole)
+    assert small["size"].dtype == np.float32 and small["count"].dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a,y\n1,0\n2,1\nx,0\n",  # numbers, then text
+        "a,y\nTrue,0\nFalse,1\n,0\n",  # booleans, then a gap
+        "a,y\r1,0\r2,1\r3,0\r",  # lines that end in a bare carriage return
+        "a,y\n1,0\n2,1\n18446744073709551615,0\n",  # an integer past int64
+    ],
+)
+def test_what_chunks_cannot_decide_is_read_whole(tmp_path, monkeypatch, text):
+    path = tmp_path / "m.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    monkeypatch.setattr(tables, "_CHUNK_ROWS", 1)
+    assert tables._chunked_csv(path, ",", float32=False, keep=()) is None
+    pd.testing.assert_frame_equal(read_table(path), pd.read_csv(path, skipinitialspace=True))
 
 
 @pytest.mark.parametrize(
@@ -195,15 +228,18 @@ def test_a_plain_csv_takes_the_fast_path_and_reads_as_pandas_does(tmp_path):
         "\ufeffa,y\n1,0\n2,1\n3,0\n",  # byte-order mark
         "a,y\r\n1,0\r\n2,1\r\n3,0\r\n",  # CRLF
         'a,b,y\n1,"x, y",0\n2,z,1\n3,w,0\n',  # a quoted comma
-        "größe,y\n1,0\n2,1\n3,0\n",  # a non-ASCII header (read by both; pyarrow's is checked)
+        "größe,y\n1,0\n2,1\n3,0\n",  # a non-ASCII header
         "a, b,y\n1, 2,0\n3, 4,1\n5, 6,0\n",  # spaces after the delimiter (skipinitialspace)
         "a,a,y\n1,2,0\n3,4,1\n5,6,0\n",  # duplicate names: pandas renames them
         "a,y\n1,0\n\n2,1\n3,0\n",  # a blank line
         "a,d,y\n1,2020-01-01,0\n2,2020-01-02,1\n3,2020-01-03,0\n",  # dates stay strings in pandas
         "a,y\n1,True\n2,\n3,False\n",  # booleans with a gap
+        "a,b,y\n1,2,0\n3,4,1\n5,6\n",  # a short row: a gap, as pandas reads it
     ],
 )
-def test_messy_csvs_are_read_exactly_as_pandas_reads_them(tmp_path, text):
+@pytest.mark.parametrize("chunk_rows", [1, 1 << 16])
+def test_messy_csvs_are_read_exactly_as_pandas_reads_them(tmp_path, monkeypatch, text, chunk_rows):
+    monkeypatch.setattr(tables, "_CHUNK_ROWS", chunk_rows)
     path = tmp_path / "m.csv"
     path.write_text(text, encoding="utf-8", newline="")
     read = read_table(path)

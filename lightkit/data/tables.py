@@ -8,21 +8,24 @@ each column; a file the column reader does not open, such as Feather V1, is read
 :func:`read_columns` reads a few columns alone: the targets, so that the rows can be split before
 the table is read.
 
-CSV is read with pyarrow's streaming CSV reader (the parser behind pandas' ``engine="pyarrow"``)
-only where it gives the values pandas' C parser gives: a plain file (no quotes, no byte-order
-mark, no carriage returns, tabs or spaces beside a delimiter or a line end, unique non-empty
-header names), columns that come out as integers, floats, strings or booleans without gaps,
-the first rows checked against the C parser cell by cell. Anything else (a quoted comma, a
-ragged row, a byte that is not UTF-8, a type that changes halfway) is read by pandas' C parser
-exactly as before, so messy files behave and fail as they always did, with line and column.
+A CSV is read by pandas' C parser in chunks, each chunk's numbers copied into columns of the
+final size, so the peak is the table and one chunk rather than the whole read's float64 chunks
+and their concatenation. The cells are the C parser's, with the options of the whole read; a
+column whose type changes from chunk to chunk (beyond integers that gain a gap), a parse error
+or a byte that is not UTF-8 leaves the file to the whole read, so messy files behave and fail as
+they always did, with line and column (and with their warnings: a chunk that warns is read
+again whole). pandas' pyarrow engine is not used for the table: on the machine measured it was
+slower than the C parser (docs/benchmarks.md); :func:`read_columns` parses a CSV with pyarrow's
+streaming reader, which converts only the columns asked for.
 
 With ``float32`` set, floating-point columns come out as float32 (all but the ``keep`` columns,
 such as targets): the same rounding the preprocessing applies anyway, at half the memory. Frames
-from pyarrow hold one block per column, so a column dropped from the frame frees its memory.
+from these readers hold one block per column, so a column dropped from the frame frees its memory.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -49,14 +52,13 @@ _SUFFIXES = {
     ".ipc": "feather",
 }
 _NAMES = {"csv": "CSV", "parquet": "Parquet", "feather": "Feather"}
-#: rows of a CSV read by both parsers and compared cell by cell before the fast one is trusted
-_CHECK_ROWS = 1000
-#: bytes per block of pyarrow's streaming CSV reader: its buffers grow with the block, not its
-#: speed (a 55 MB CSV of 200,000 x 33 numbers read into a 26 MB frame: +86 MB at the peak with
-#: 1 MiB blocks, +48 MB with 128 KiB, in the same time; 2M rows: +311 MB and +280 MB)
+#: rows per chunk of pandas' C parser: its buffers and the chunk's frame are freed chunk by chunk
+_CHUNK_ROWS = 1 << 16
+#: bytes per block of pyarrow's streaming CSV reader (the targets-only read): its buffers grow
+#: with the block, not its speed
 _BLOCK = 128 << 10
-#: bytes per block of the plain-file scan (:func:`_plain_rows`), freed block by block
-_SCAN_BLOCK = 1 << 20
+#: bytes per block of the line count (:func:`_scan`), freed block by block
+_COUNT_BLOCK = 1 << 20
 
 
 def table_format(path: str | Path, format: TableFormat = "auto") -> str:
@@ -97,7 +99,7 @@ def read_table(
             "check the path; relative paths are taken from the current directory.",
         )
     if kind == "csv":
-        frame = _fast_csv(file, delimiter, float32, keep)
+        frame = _chunked_csv(file, delimiter, float32, keep)
         if frame is None:
             frame = _pandas_csv(file, str(path), delimiter)
             if float32:
@@ -153,10 +155,22 @@ def read_columns(
 
 
 def _csv_columns(file: Path, delimiter: str, names: list[str]) -> pandas.DataFrame:
-    """The columns ``names`` of a CSV, every row parsed and only these converted (pyarrow)."""
-    import pyarrow as pa
+    """The columns ``names`` of a CSV, every row parsed and only these converted (pyarrow).
 
-    reader = _open_csv(file, delimiter, quoted=True, columns=names)
+    pyarrow's streaming reader, single-threaded, with pandas' missing-value markers.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as csv
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    reader = csv.open_csv(
+        file,
+        read_options=csv.ReadOptions(block_size=_BLOCK, use_threads=False),
+        parse_options=csv.ParseOptions(delimiter=delimiter, quote_char='"'),
+        convert_options=csv.ConvertOptions(
+            include_columns=names, null_values=sorted(STR_NA_VALUES), strings_can_be_null=True
+        ),
+    )
     chunks: dict[str, list[Any]] = {name: [] for name in names}
     for batch in reader:
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
@@ -344,159 +358,101 @@ def _to_float32(frame: pandas.DataFrame, keep: Collection[str]) -> None:
             frame[column] = frame[column].astype(np.float32)
 
 
-def _plain_rows(file: Path, delimiter: str) -> int | None:
-    """The number of data rows when nothing in the file could make the two parsers disagree.
+def _scan(file: Path) -> tuple[int, bool]:
+    """Lines in ``file`` (a last line without a line end counts) and whether any space or tab is in it.
 
-    See the module docstring for what that means; ``None`` when something could.
+    The lines are at least the CSV's rows plus one; without spaces and tabs, pandas'
+    ``skipinitialspace`` has nothing to skip (and the C parser is a fifth faster without it).
     """
-    compressed = file.suffix.lower() in (".gz", ".bz2", ".zip", ".xz", ".zst")
-    if compressed or len(delimiter) != 1 or delimiter in ('"', " ", "\n", "\r"):
-        return None
-    sep = delimiter.encode()
-    # single bytes first (memchr speed); the pairs only where a space can be next to something
-    singles = [b'"', b"\r", *([b"\t"] if delimiter != "\t" else [])]
-    spaced = [sep + b" ", b" " + sep, b"\n ", b" \n"]
-    header = b""
-    lines = 0
-    previous = b"\n"  # the file starts as if after a line end: a leading space or blank line counts
+    lines, last, blank = 0, b"\n", False
     with open(file, "rb") as handle:  # read in blocks: a mapped file would count in the peak RSS
-        while block := handle.read(_SCAN_BLOCK):
-            if not header:
-                if block.startswith(b"\xef\xbb\xbf"):
-                    return None
-                header = block.split(b"\n", 1)[0]
-            if any(block.find(pattern) >= 0 for pattern in singles):
-                return None
-            joined = previous + block
-            if joined.find(b"\n\n") >= 0:
-                return None
-            if joined.find(b" ") >= 0 and any(joined.find(pattern) >= 0 for pattern in spaced):
-                return None
+        while block := handle.read(_COUNT_BLOCK):
             lines += block.count(b"\n")
-            previous = block[-1:]
-    if not header or previous == b" ":
-        return None
-    names = header.split(sep)
-    if not all(names) or len(set(names)) != len(names):
-        return None
-    return lines - 1 + (previous != b"\n")
+            blank = blank or block.find(b" ") >= 0 or block.find(b"\t") >= 0
+            last = block[-1:]
+    return lines + (last != b"\n"), blank
 
 
-def _fast_csv(file: Path, delimiter: str, float32: bool, keep: Collection[str]) -> pandas.DataFrame | None:
-    """The CSV read by pyarrow, or ``None`` where pandas' C parser must read it."""
-    rows = _plain_rows(file, delimiter)
+def _chunked_csv(file: Path, delimiter: str, float32: bool, keep: Collection[str]) -> pandas.DataFrame | None:
+    """The CSV as pandas' C parser reads it whole, read in chunks; ``None`` where the whole read must decide.
+
+    Numbers go chunk by chunk into numpy columns of the final size (float32 where asked), so the
+    peak is the table plus one chunk: the whole read holds every column in float64 chunks, then
+    their concatenation (2M x 33 numbers: +1.5 GB for a 244 MB table, +0.28 GB this way). The
+    cells are the C parser's with the same options; only the columns' types are decided per
+    chunk, so a column must have one type in every chunk (integers with a gap later on become
+    floats, as in the whole read). Anything else (a column that changes type, a parse error, a
+    row past the line count, such as a file whose lines end in a bare carriage return) is left to
+    the whole read, which behaves and fails as it always did.
+    """
+    lines, blank = _scan(file)
+    capacity = lines - 1  # the header is a line; blank lines and quoted line ends are not rows
+    numbers: dict[str, Any] = {}  # name -> numpy column of ``capacity`` rows
+    others: dict[str, list[Any]] = {}  # strings and booleans: the chunks, joined at the end
+    names: list[str] = []
+    rows = 0
+    try:
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            with pd.read_csv(file, sep=delimiter, skipinitialspace=blank, chunksize=_CHUNK_ROWS) as reader:
+                for chunk in reader:
+                    stop = rows + len(chunk)
+                    if stop > capacity:
+                        return None
+                    names = names or list(chunk.columns)
+                    for name, values in chunk.items():
+                        small = float32 and name not in keep
+                        if not _add_chunk(name, values, rows, stop, numbers, others, capacity, small):
+                            return None
+                    rows = stop
+                    del chunk
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError):
+        return None
+    if warned:
+        return None  # e.g. mixed types in a column: the whole read says so, as it always did
     if not rows:
-        return None
-    import pyarrow as pa
-
-    try:
-        reader = _open_csv(file, delimiter, quoted=False)
-        schema = reader.schema
-        if not all(_allowed(f.type) for f in schema):
-            return None
-        # numbers go batch by batch into numpy arrays of the final size (float32 where asked), so
-        # that a batch's Arrow buffers are freed as soon as it is copied; strings and booleans
-        # stay Arrow until the end
-        columns: list[Any] = []
-        for f in schema:
-            if pa.types.is_int64(f.type):
-                columns.append(np.empty(rows, dtype=np.int64))
-            elif pa.types.is_float64(f.type) or pa.types.is_null(f.type):
-                small = float32 and f.name not in keep
-                columns.append(np.empty(rows, dtype=np.float32 if small else np.float64))
-            else:
-                columns.append([])  # Arrow chunks
-        start = 0
-        for batch in reader:
-            stop = start + batch.num_rows
-            if stop > rows:
-                return None
-            for i, column in enumerate(batch.columns):
-                if isinstance(columns[i], list):
-                    columns[i].append(column)
-                elif pa.types.is_null(column.type):
-                    columns[i][start:stop] = np.nan
-                else:
-                    if (
-                        column.null_count and columns[i].dtype == np.int64
-                    ):  # ints with gaps: floats, as in pandas
-                        small = float32 and schema[i].name not in keep
-                        columns[i] = columns[i].astype(np.float32 if small else np.float64)
-                    columns[i][start:stop] = column.to_numpy(zero_copy_only=False)  # nulls become NaN
-            start = stop
-            del batch
-    except (pa.ArrowException, OSError, UnicodeDecodeError):  # a ragged row, a type that changes, not UTF-8
-        return None
-    finally:
-        pa.default_memory_pool().release_unused()  # the parser's buffers back to the system, not kept
-    if start != rows:
-        return None
-    data: dict[str, Any] = {}
-    for i, name in enumerate(schema.names):
-        column, columns[i] = columns[i], None
-        if isinstance(column, list):
-            array = pa.chunked_array(column, type=schema[i].type)
-            if pa.types.is_boolean(array.type) and array.null_count:
-                return None  # pandas makes an object column of True/False/NaN; pyarrow would give None
-            column = array.to_pandas()
-        data[name] = column
-    frame = pd.DataFrame(data, copy=False)  # one block per column, no consolidating copy
-    del data
-    return frame if _agrees_with_pandas(frame, file, delimiter) else None
+        return None  # a header without rows: the whole read gives the frame the message is about
+    data = {}
+    for name in names:
+        if name in numbers:
+            data[name] = numbers.pop(name)[:rows]
+        else:
+            data[name] = pd.concat(others.pop(name), ignore_index=True)
+    return pd.DataFrame(data, copy=False)  # one block per column, no consolidating copy
 
 
-def _open_csv(file: Path, delimiter: str, quoted: bool, columns: list[str] | None = None) -> Any:
-    """The streaming CSV reader of pyarrow, single-threaded, with pandas' missing-value markers.
-
-    ``quoted``: whether quotes are parsed (a plain file has none); ``columns``: convert only these.
-    """
-    import pyarrow.csv as csv
-    from pandas._libs.parsers import STR_NA_VALUES
-
-    return csv.open_csv(
-        file,
-        read_options=csv.ReadOptions(block_size=_BLOCK, use_threads=False),
-        parse_options=csv.ParseOptions(delimiter=delimiter, quote_char='"' if quoted else False),
-        convert_options=csv.ConvertOptions(
-            include_columns=columns, null_values=sorted(STR_NA_VALUES), strings_can_be_null=True
-        ),
-    )
-
-
-def _allowed(kind: Any) -> bool:
-    import pyarrow as pa
-
-    return (
-        pa.types.is_int64(kind)
-        or pa.types.is_float64(kind)
-        or pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or pa.types.is_boolean(kind)
-        or pa.types.is_null(kind)
-    )
-
-
-def _agrees_with_pandas(frame: pandas.DataFrame, file: Path, delimiter: str) -> bool:
-    """Whether the first rows are, cell by cell, what pandas' C parser reads.
-
-    Floats are compared after the same conversion, so float32 columns compare as float32.
-    """
-    try:
-        head = pd.read_csv(file, sep=delimiter, skipinitialspace=True, nrows=_CHECK_ROWS)
-    except (ValueError, OSError, UnicodeDecodeError):
-        return False
-    if list(head.columns) != list(frame.columns) or len(head) != min(len(frame), _CHECK_ROWS):
-        return False
-    fast = frame.iloc[: len(head)]
-    for column in head.columns:
-        ours, theirs = fast[column], head[column]
-        if pd.api.types.is_numeric_dtype(ours) and not pd.api.types.is_bool_dtype(ours):
-            if not pd.api.types.is_numeric_dtype(theirs) or pd.api.types.is_bool_dtype(theirs):
-                return False
-            a = ours.to_numpy(dtype=ours.dtype if ours.dtype == np.float32 else np.float64)
-            b = theirs.to_numpy(dtype=a.dtype)
-            if not np.array_equal(a, b, equal_nan=True):
-                return False
-        elif ours.dtype != theirs.dtype or not ours.equals(theirs):
+def _add_chunk(
+    name: str,
+    values: pandas.Series,
+    start: int,
+    stop: int,
+    numbers: dict[str, Any],
+    others: dict[str, list[Any]],
+    capacity: int,
+    small: bool,
+) -> bool:
+    """Put one chunk of a column in place; ``False`` if its type differs from the earlier chunks'."""
+    kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else None
+    if kind in ("i", "f"):
+        if name in others:
             return False
+        column = numbers.get(name)
+        if column is None:
+            if start:
+                return False  # earlier chunks were not numbers
+            dtype = np.int64 if kind == "i" else (np.float32 if small else np.float64)
+            column = numbers[name] = np.empty(capacity, dtype=dtype)
+        elif kind == "f" and column.dtype == np.int64:
+            # integers until now, a gap here: floats, as the whole read makes of the column
+            column = numbers[name] = column.astype(np.float32 if small else np.float64)
+        if kind == "i" and values.dtype != np.int64:
+            return False  # an unsigned or narrower integer column: the whole read decides
+        column[start:stop] = values.to_numpy()
+        return True
+    if name in numbers or (start and name not in others):
+        return False
+    parts = others.setdefault(name, [])
+    if parts and parts[0].dtype != values.dtype:
+        return False  # e.g. booleans, then booleans with a gap (objects)
+    parts.append(values)
     return True
