@@ -368,13 +368,13 @@ def _scan(file: Path) -> tuple[int, bool]:
     The lines are at least the CSV's rows plus one; without spaces and tabs, pandas'
     ``skipinitialspace`` has nothing to skip (and the C parser is a fifth faster without it).
     """
-    lines, last, blank = 0, b"\n", False
+    lines, last, spaced = 0, b"\n", False
     with open(file, "rb") as handle:  # read in blocks: a mapped file would count in the peak RSS
         while block := handle.read(_COUNT_BLOCK):
             lines += block.count(b"\n")
-            blank = blank or block.find(b" ") >= 0 or block.find(b"\t") >= 0
+            spaced = spaced or block.find(b" ") >= 0 or block.find(b"\t") >= 0
             last = block[-1:]
-    return lines + (last != b"\n"), blank
+    return lines + (last != b"\n"), spaced
 
 
 def _chunked_csv(file: Path, delimiter: str, float32: bool, keep: Collection[str]) -> pandas.DataFrame | None:
@@ -389,7 +389,7 @@ def _chunked_csv(file: Path, delimiter: str, float32: bool, keep: Collection[str
     row past the line count, such as a file whose lines end in a bare carriage return) is left to
     the whole read, which behaves and fails as it always did.
     """
-    lines, blank = _scan(file)
+    lines, spaced = _scan(file)
     capacity = lines - 1  # the header is a line; blank lines and quoted line ends are not rows
     numbers: dict[str, Any] = {}  # name -> numpy column of ``capacity`` rows
     others: dict[str, list[Any]] = {}  # strings and booleans: the chunks, joined at the end
@@ -400,7 +400,7 @@ def _chunked_csv(file: Path, delimiter: str, float32: bool, keep: Collection[str
             warnings.simplefilter("always")
             # about a sixteenth of the table per chunk, so that the working set is small beside it
             chunk_rows = min(_CHUNK_ROWS, max(_MIN_CHUNK_ROWS, capacity // 16))
-            with pd.read_csv(file, sep=delimiter, skipinitialspace=blank, chunksize=chunk_rows) as reader:
+            with pd.read_csv(file, sep=delimiter, skipinitialspace=spaced, chunksize=chunk_rows) as reader:
                 for chunk in reader:
                     stop = rows + len(chunk)
                     if stop > capacity:
