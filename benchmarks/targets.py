@@ -494,9 +494,8 @@ def _formats(summary: dict[str, Any], rows_in_table: int) -> list[Row]:
         return []
     rows = []
     # lightkit's readers must agree; pandas' pyarrow engine is a comparison, said to agree or not
-    checksums = {_get(summary, f"formats.{m}", "checksum") for m in _FORMAT_NAMES if m != "csv-pyarrow"} - {
-        None
-    }
+    ours = [mode for mode in _FORMAT_NAMES if mode != "csv-pyarrow"]
+    checksums = {_get(summary, f"formats.{mode}", "checksum") for mode in ours} - {None}
     for mode, name in _FORMAT_NAMES.items():
         key = f"formats.{mode}"
         if _get(summary, key, "prepare_s") is None:
@@ -520,11 +519,7 @@ def _formats(summary: dict[str, Any], rows_in_table: int) -> list[Row]:
             row.note += "; tensors identical in every format" if len(checksums) == 1 else "; TENSORS DIFFER"
         if mode == "csv-pyarrow":
             same = _get(summary, key, "checksum") in checksums
-            row.note += (
-                "; tensors as lightkit's"
-                if same
-                else "; tensors differ from lightkit's (other float parsing)"
-            )
+            row.note += "; tensors as lightkit's" if same else "; tensors differ from lightkit's"
         rows.append(row)
     return rows
 
