@@ -5,7 +5,6 @@ checkpoint, and a stop at the first non-finite loss.
 from __future__ import annotations
 
 import math
-
 from pathlib import Path
 from typing import Any
 
